@@ -1,0 +1,393 @@
+// jsrunner VU runtime: evaluated once per JS runtime, before any module.
+//
+// The VU's event loop lives here, inside one long eval: it pulls one command at a time
+// from Python through call_python('L', ops, samples) and dispatches it. Between two
+// commands Python checks the QuickJS job queue and answers 0 ("jobs pending") until every
+// microtask queued by the last callback has run, so promise chains of any length finish
+// before the next timer or socket event, as in k6. Work that only Python can do (timer
+// scheduling, metric samples) is batched in `ops`/`samples` and rides along on the next
+// poll, so a setTimeout or metric.add costs no host call of its own.
+;(function () {
+  'use strict';
+  const host = globalThis.call_python;
+  const K = {};
+  Object.defineProperty(globalThis, '__k6', { value: K, enumerable: false });
+  if (typeof globalThis.global === 'undefined') {
+    Object.defineProperty(globalThis, 'global', { value: globalThis, writable: true, configurable: true });
+  }
+
+  let ops = [];
+  let samples = [];
+  const clock = () => performance.timeOrigin + performance.now();
+  K.clock = clock;
+  K.host = host;
+  K.op = (op) => { ops.push(op); };
+
+  // ---- errors -------------------------------------------------------------------------
+  function goError(message) {
+    const e = new Error(message);
+    e.name = 'GoError';
+    return e;
+  }
+  K.goError = goError;
+
+  function frames(stack) {
+    if (typeof stack !== 'string') return '';
+    let out = '';
+    for (const raw of stack.split('\n')) {
+      const line = raw.trim();
+      if (!line.startsWith('at ')) continue;
+      if (line.indexOf('jsrunner:') !== -1) continue; // our own shims
+      let body = line.slice(3);
+      const m = /^<anonymous> \((.*)\)$/.exec(body) || /^<eval> \((.*)\)$/.exec(body);
+      if (m) body = m[1];
+      out += '\tat ' + body + '\n';
+    }
+    return out;
+  }
+
+  // The text k6 logs for an uncaught exception: "<String(e)>\n\tat frame\n...".
+  function errorText(e) {
+    if (e !== null && typeof e === 'object' && typeof e.stack === 'string') {
+      let head;
+      try { head = String(e); } catch (_) { head = '[object Object]'; }
+      return head + '\n' + frames(e.stack);
+    }
+    try { return String(e) + '\n'; } catch (_) { return '[object Object]\n'; }
+  }
+  K.errorText = errorText;
+  // Shorter form used inside WebSocket error events: "Error: boom at file:///x.js:7:1".
+  K.errorInline = function (e) {
+    const text = errorText(e);
+    const nl = text.indexOf('\n');
+    const head = nl === -1 ? text : text.slice(0, nl);
+    const m = /\tat (?:[^(\n]* \()?([^)\n]*)\)?/.exec(text);
+    return m ? head + ' at ' + m[1] : head;
+  };
+
+  // ---- console ------------------------------------------------------------------------
+  function fmtArg(v) {
+    if (typeof v === 'string') return v;
+    if (typeof v === 'function') return 'null';
+    if (v === null || typeof v !== 'object') {
+      try { return String(v); } catch (_) { return ''; }
+    }
+    try {
+      const s = JSON.stringify(v);
+      return s === undefined ? String(v) : s;
+    } catch (_) {
+      try { return String(v); } catch (__) { return '[object Object]'; }
+    }
+  }
+  function logger(level) {
+    return function () {
+      if (arguments.length === 0) { host('log', level, null); return; }
+      const parts = [];
+      for (let i = 0; i < arguments.length; i++) parts.push(fmtArg(arguments[i]));
+      host('log', level, parts.join(' '));
+    };
+  }
+  globalThis.console = {
+    log: logger('info'), info: logger('info'), warn: logger('warning'),
+    error: logger('error'), debug: logger('debug'),
+  };
+  K.warn = (msg, fields) => host('warn', msg, fields || null);
+
+  // ---- metrics ------------------------------------------------------------------------
+  // Tags of the VU as an immutable snapshot: samples keep a reference, so a later tag
+  // change (entering a group, exec.vu.tags.x = 1) never rewrites samples already queued.
+  K.tags = {};
+  K.setTags = function (tags) { K.tags = Object.freeze(Object.assign({}, tags)); };
+  K.metadata = null;
+  K.emit = function (name, value, extraTags, time) {
+    let tags = K.tags;
+    if (extraTags) tags = Object.assign({}, tags, extraTags);
+    samples.push([name, value, tags, time === undefined ? clock() : time, K.metadata]);
+  };
+
+  K.tagValue = function (key, v) {
+    const t = typeof v;
+    if (t === 'string') return v;
+    if (t === 'number' || t === 'boolean') return String(v);
+    throw new TypeError("invalid value for metric tag '" + key + "': only String, Boolean and Number types are accepted as a metric tag values");
+  };
+
+  // randomSeed(): a seeded PRNG replaces Math.random for this VU (mulberry32).
+  K.randomSeed = function (seed) {
+    let a = (Math.trunc(seed) >>> 0) ^ 0x9e3779b9;
+    Math.random = function random() {
+      a = (a + 0x6d2b79f5) >>> 0;
+      let t = a;
+      t = Math.imul(t ^ (t >>> 15), t | 1);
+      t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+      return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+    };
+  };
+
+  // ---- timers -------------------------------------------------------------------------
+  const timerFns = new Map();
+  let nextTimerId = 1;
+  function addTimer(kind, cb, delay, args) {
+    const id = nextTimerId++;
+    if (cb === undefined || cb === null) throw goError(kind + "'s callback isn't a callable function");
+    if (typeof cb !== 'function') {
+      nextTimerId--; // a conversion failure consumes no id (timers.md §2)
+      throw new TypeError('could not convert function call parameter 0: could not convert ' + fmtArg(cb) + ' to sobek.Callable');
+    }
+    let d = Number(delay);
+    if (!(d > 0) || d === Infinity) d = 0;
+    timerFns.set(id, [cb, args]);
+    ops.push(['T', id, clock(), d, kind === 'setInterval' ? 1 : 0]);
+    return id;
+  }
+  function clearTimer(id) {
+    if (typeof id !== 'number' || !timerFns.has(id)) return;
+    timerFns.delete(id);
+    ops.push(['C', id]);
+  }
+  const timers = {
+    setTimeout: function setTimeout(cb, delay, ...args) { return addTimer('setTimeout', cb, delay, args); },
+    clearTimeout: function clearTimeout(id) { clearTimer(id); },
+    setInterval: function setInterval(cb, delay, ...args) { return addTimer('setInterval', cb, delay, args); },
+    clearInterval: function clearInterval(id) { clearTimer(id); },
+  };
+  K.timers = timers;
+  for (const name of Object.keys(timers)) {
+    Object.defineProperty(globalThis, name, { value: timers[name], writable: true, configurable: true });
+  }
+
+  // ---- events from Python -------------------------------------------------------------
+  const handlers = new Map();
+  K.on = (key, fn) => { handlers.set(key, fn); };
+  K.off = (key) => { handlers.delete(key); };
+  K.ref = () => { ops.push(['R', 1]); };
+  K.unref = () => { ops.push(['R', -1]); };
+
+  // ---- phases (iteration, setup, teardown, handleSummary, init) -----------------------
+  K.main = null;          // namespace of the main module, once its evaluation finished
+  K.data = undefined;     // this VU's parsed copy of the setup data
+  K.failing = false;      // the current phase already threw: later errors are ignored
+  let iterCounter = -1;
+
+  function fail(e, inPromise) {
+    if (K.failing) return;
+    K.failing = true;
+    let text = errorText(e);
+    if (inPromise) {
+      if (!(e !== null && typeof e === 'object' && typeof e.stack === 'string')) text = String(e);
+      text = 'Uncaught (in promise) ' + text;
+    }
+    ops.push(['E', text, inPromise ? 1 : 0]);
+  }
+  K.fail = fail;
+
+  function guard(fn, self, args) {
+    try {
+      const r = fn.apply(self, args);
+      if (r !== null && typeof r === 'object' && typeof r.then === 'function') {
+        r.then(undefined, (e) => fail(e, true));
+      }
+    } catch (e) {
+      fail(e, false);
+    }
+  }
+  K.guard = guard;
+
+  // Go-like JSON for setup() data (runtime.md §1.2).
+  function marshal(value) {
+    const bad = [];
+    const text = JSON.stringify(value, function (k, v) {
+      if (typeof v === 'function') bad.push('json: unsupported type: func(sobek.FunctionCall) sobek.Value');
+      else if (typeof v === 'number' && !isFinite(v)) bad.push('json: unsupported value: ' + String(v).replace('Infinity', '+Inf').replace('-+Inf', '-Inf'));
+      else if (v instanceof Map) return Array.from(v.entries());
+      else if (v instanceof Set) return Array.from(v.values());
+      return v;
+    });
+    if (bad.length) throw goError('error marshaling setup() data to JSON: ' + bad[0]);
+    return text;
+  }
+
+  function toBytesB64(v) {
+    let u8;
+    if (v instanceof ArrayBuffer) u8 = new Uint8Array(v);
+    else if (ArrayBuffer.isView(v)) u8 = new Uint8Array(v.buffer, v.byteOffset, v.byteLength);
+    else return null;
+    return { __bytes_b64__: K.b64(u8) };
+  }
+  K.toBytesB64 = toBytesB64;
+
+  function finishPhase(kind, result) {
+    if (kind === 'setup') {
+      let text = null;
+      try { text = result === undefined ? null : marshal(result); } catch (e) { fail(e, false); return; }
+      ops.push(['D', text]);
+    } else if (kind === 'summary') {
+      let out = result;
+      if (result && typeof result === 'object') {
+        out = {};
+        for (const key of Object.keys(result)) {
+          const v = result[key];
+          out[key] = typeof v === 'string' ? v : (toBytesB64(v) || { __invalid__: typeof v === 'number' ? (Number.isInteger(v) ? 'int64' : 'float64') : typeof v });
+        }
+      } else if (result) {
+        out = { __not_object__: true };
+      } else {
+        out = null;
+      }
+      ops.push(['D', out]);
+    } else {
+      ops.push(['D', null]);
+    }
+  }
+
+  function startPhase(cmd) {
+    // [3, kind, fnName, iter, dataJSON|undefined, env|null, tags|null]
+    const kind = cmd[1];
+    const fnName = cmd[2];
+    K.failing = false;
+    if (cmd[4] !== undefined && cmd[4] !== null) K.data = cmd[4] === 'null' ? undefined : JSON.parse(cmd[4]);
+    if (cmd[5]) K.setEnv(cmd[5]);
+    if (cmd[6]) K.setTags(cmd[6]);
+    if (kind === 'iter') {
+      iterCounter = cmd[3];
+      Object.defineProperty(globalThis, '__ITER', { value: iterCounter, writable: true, configurable: true, enumerable: false });
+    } else {
+      delete globalThis.__ITER;
+    }
+    const fn = K.main ? K.main[fnName] : undefined;
+    if (typeof fn !== 'function') { ops.push(['D', null]); return; }
+    let arg = K.data;
+    if (kind === 'summary') arg = JSON.parse(cmd[4]);
+    let r;
+    try {
+      r = kind === 'setup' ? fn() : fn(arg);
+    } catch (e) {
+      fail(e, false);
+      return;
+    }
+    if (r !== null && typeof r === 'object' && typeof r.then === 'function') {
+      r.then((v) => { if (!K.failing) finishPhase(kind, v); }, (e) => fail(e, true));
+    } else {
+      finishPhase(kind, r);
+    }
+  }
+
+  function reset() {
+    timerFns.clear();
+    handlers.clear();
+    K.failing = false;
+  }
+
+  function poll() {
+    const o = ops.length ? ops : null;
+    const s = samples.length ? samples : null;
+    if (o) ops = [];
+    if (s) samples = [];
+    return host('L', o, s);
+  }
+  // Hand queued ops and samples to Python without asking for a command (before blocking).
+  K.flush = function () {
+    const o = ops.length ? ops : null;
+    const s = samples.length ? samples : null;
+    if (o) ops = [];
+    if (s) samples = [];
+    if (o || s) host('F', o, s);
+  };
+
+  K.runLoop = async function runLoop() {
+    for (;;) {
+      const cmd = poll();
+      switch (cmd === 0 ? 0 : cmd[0]) {
+        case 0:
+          await null; // let queued promise jobs run, then poll again
+          break;
+        case 1: { // a timer is due
+          const entry = timerFns.get(cmd[1]);
+          if (entry === undefined) break;
+          if (!cmd[2]) timerFns.delete(cmd[1]);
+          guard(entry[0], globalThis, entry[1]);
+          break;
+        }
+        case 2: { // an event for a binding
+          const fn = handlers.get(cmd[1]);
+          if (fn !== undefined) {
+            if (K.failing) { try { fn(cmd[2]); } catch (_) { /* ignored while draining */ } }
+            else guard(fn, undefined, [cmd[2]]);
+          }
+          break;
+        }
+        case 3:
+          startPhase(cmd);
+          break;
+        case 4:
+          return 'rejection'; // end the eval: dukpy raises the unhandled rejection now
+        case 5:
+          reset(); // the phase ended (done, failed or interrupted): forget its callbacks
+          break;
+        case 6:
+          return 'exit';
+        default:
+          throw new Error('jsrunner: unknown loop command ' + JSON.stringify(cmd));
+      }
+    }
+  };
+
+  // ---- globals ------------------------------------------------------------------------
+  K.setEnv = function (env) {
+    Object.defineProperty(globalThis, '__ENV', { value: env, writable: true, configurable: true });
+  };
+  K.setVU = function (id) {
+    Object.defineProperty(globalThis, '__VU', { value: id, writable: true, configurable: true });
+  };
+  K.setMain = function (ns) {
+    K.main = ns;
+    const names = [];
+    for (const k of Object.keys(ns)) if (typeof ns[k] === 'function') names.push(k);
+    let options = null;
+    if (ns.options !== undefined) {
+      try { options = JSON.parse(JSON.stringify(ns.options)); } catch (e) { options = { __error__: String(e) }; }
+    }
+    ops.push(['M', names, options]);
+  };
+
+  // base64 of a Uint8Array (binary data crosses to Python as base64 text)
+  const B64 = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/';
+  K.b64 = function (u8) {
+    let out = '';
+    let i = 0;
+    for (; i + 2 < u8.length; i += 3) {
+      const n = (u8[i] << 16) | (u8[i + 1] << 8) | u8[i + 2];
+      out += B64[n >> 18] + B64[(n >> 12) & 63] + B64[(n >> 6) & 63] + B64[n & 63];
+    }
+    if (i < u8.length) {
+      const n = (u8[i] << 16) | ((i + 1 < u8.length ? u8[i + 1] : 0) << 8);
+      out += B64[n >> 18] + B64[(n >> 12) & 63] + (i + 1 < u8.length ? B64[(n >> 6) & 63] : '=') + '=';
+    }
+    return out;
+  };
+  const B64REV = new Int16Array(256).fill(-1);
+  for (let i = 0; i < 64; i++) B64REV[B64.charCodeAt(i)] = i;
+  B64REV['-'.charCodeAt(0)] = 62; B64REV['_'.charCodeAt(0)] = 63;
+  K.unb64 = function (s) {
+    let len = s.length;
+    while (len > 0 && s[len - 1] === '=') len--;
+    const out = new Uint8Array(Math.floor(len * 3 / 4));
+    let o = 0, acc = 0, bits = 0;
+    for (let i = 0; i < len; i++) {
+      acc = (acc << 6) | B64REV[s.charCodeAt(i)];
+      bits += 6;
+      if (bits >= 8) { bits -= 8; out[o++] = (acc >> bits) & 255; }
+    }
+    return out.buffer;
+  };
+
+  globalThis.open = function open(path, mode) {
+    if (K.phase !== 'init') throw goError('the "open" function is only available in the init stage (i.e. the global scope), see https://grafana.com/docs/k6/latest/using-k6/test-lifecycle/ for more information');
+    if (path === undefined || path === null || String(path) === '') throw goError("open() can't be used with an empty filename");
+    const r = host('open', String(path), mode === 'b' ? 'b' : '', new Error().stack);
+    if (r[0] === 'err') throw goError(r[1]);
+    return mode === 'b' ? K.unb64(r[1]) : r[1];
+  };
+  K.phase = 'init';
+})();
+null;

@@ -1,0 +1,127 @@
+"""The only module that touches dukpy's private hooks.
+
+dukpy 0.6.x (QuickJS-ng inside) offers a public ``evaljs`` and ``export_function``; ES
+modules, the module loader and the state of the promise job queue are reachable only
+through private names and, for the last two, through the QuickJS C API exported by the
+``_dukpy`` extension. Everything version-specific lives here, pinned to dukpy 0.6.x, so an
+upgrade has one place to check:
+
+- ``_evaljs_module`` evaluates ES module source, resolving imports through
+  ``_normalize_module(base, specifier)`` and ``loader.load(module_id)``.
+- The context capsule points at ``struct {JSRuntime *rt; JSContext *ctx; void *rejection; ...}``;
+  ``JS_IsJobPending(rt)`` (returns a C ``bool``) tells whether promise jobs are queued, and a
+  non-NULL third field means dukpy has recorded an unhandled promise rejection that it
+  would raise when the current eval returns. Both are read, never written.
+
+Why read them at all: a VU's event loop runs inside one long eval and pulls events
+through ``call_python``; to let every microtask chain finish before the next callback it
+must know whether jobs are pending, and to end an iteration promptly on an unhandled
+rejection it must see the rejection before the eval returns.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import json
+from importlib import metadata as _metadata
+from collections.abc import Callable
+from typing import Any, Protocol
+
+import dukpy
+from dukpy import _dukpy
+
+JSRuntimeError = _dukpy.JSRuntimeError
+
+try:
+    _DUKPY_VERSION = _metadata.version("dukpy")
+except _metadata.PackageNotFoundError:  # pragma: no cover - vendored/odd installs
+    _DUKPY_VERSION = "0.6.?"
+if not _DUKPY_VERSION.startswith("0.6."):
+    raise ImportError(f"jsrunner needs dukpy 0.6.x (its private hooks are version-specific), found {_DUKPY_VERSION}")
+
+_lib = ctypes.CDLL(_dukpy.__file__)
+_lib.JS_IsJobPending.restype = ctypes.c_bool
+_lib.JS_IsJobPending.argtypes = [ctypes.c_void_p]
+_capsule_pointer = ctypes.pythonapi.PyCapsule_GetPointer
+_capsule_pointer.restype = ctypes.c_void_p
+_capsule_pointer.argtypes = [ctypes.py_object, ctypes.c_char_p]
+_CAPSULE_NAME = b"DUKPY_CONTEXT_CAPSULE"
+
+
+class ModuleSource(Protocol):
+    """What the engine needs from a module loader."""
+
+    def resolve(self, base: str, specifier: str) -> str: ...
+
+    def load(self, module_id: str) -> tuple[str, str]: ...
+
+
+class _Loader:
+    """Adapter from dukpy's loader protocol to ours; remembers the first failure."""
+
+    def __init__(self, source: ModuleSource) -> None:
+        self.source = source
+        self.error: BaseException | None = None
+
+    def load(self, module_id: str) -> tuple[str | None, str | None, str | None]:
+        try:
+            ident, code = self.source.load(module_id)
+        except BaseException as exc:  # noqa: BLE001 - reported after the eval fails
+            if self.error is None:
+                self.error = exc
+            return None, None, None
+        return ident, code, "module"
+
+
+class _Interpreter(dukpy.JSInterpreter):
+    def __init__(self, loader: _Loader) -> None:
+        super().__init__()
+        self._loader = loader  # replaces dukpy's file-system loader
+
+    def _normalize_module(self, base_name: str, module_name: str) -> str:
+        try:
+            return self._loader.source.resolve(base_name, module_name)
+        except BaseException as exc:  # noqa: BLE001
+            if self._loader.error is None:
+                self._loader.error = exc
+            return "\0unresolvable:" + module_name
+
+
+class Engine:
+    """One QuickJS runtime: evaluation, host functions and job-queue introspection."""
+
+    def __init__(self, modules: ModuleSource) -> None:
+        self._loader = _Loader(modules)
+        self._interp = _Interpreter(self._loader)
+        struct = (ctypes.c_void_p * 3).from_address(_capsule_pointer(self._interp._ctx, _CAPSULE_NAME))
+        self._struct = struct
+        self._rt = struct[0]
+
+    def export(self, name: str, func: Callable[..., Any]) -> None:
+        """Make ``func`` callable from JS as ``call_python(name, ...)`` (JSON in, JSON out)."""
+        self._interp.export_function(name, func)
+
+    def eval(self, code: str, **values: Any) -> Any:
+        """Evaluate a global script; ``values`` appear as ``dukpy.<name>`` (JSON copies)."""
+        return self._interp.evaljs(code, **values)
+
+    def eval_module(self, code: str, module_id: str) -> Any:
+        """Evaluate ES module source as the module ``module_id`` (imports use the loader)."""
+        self._loader.error = None
+        return self._interp._evaljs_module(code, module_name=module_id)
+
+    def take_load_error(self) -> BaseException | None:
+        """The first loader/resolver exception of the last module eval, if any."""
+        err, self._loader.error = self._loader.error, None
+        return err
+
+    def jobs_pending(self) -> bool:
+        return bool(_lib.JS_IsJobPending(self._rt))
+
+    def rejection_pending(self) -> bool:
+        return bool(self._struct[2])
+
+
+def to_json(value: Any) -> str:
+    """JSON text for embedding a Python value in JS source."""
+    return json.dumps(value, separators=(",", ":"))

@@ -1,0 +1,391 @@
+"""A virtual user: one QuickJS runtime on its own thread, driven by an executor.
+
+The VU's JS runs inside one long eval of ``__k6.runLoop()`` (see bindings/js/runtime.js),
+which polls :meth:`VU._poll` for its next command. This class is the Python half of that
+loop: it owns the timer queue, the inbox that socket threads post events to, the count
+of things that keep an iteration alive, and the phase (iteration, setup, teardown,
+handleSummary) being run. Evals happen only at VU start and after an unhandled promise
+rejection (which must end an eval for dukpy to report it), never per event.
+"""
+
+from __future__ import annotations
+
+import json
+import queue
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from . import bindings
+from .engine import Engine, JSRuntimeError, to_json
+from .errors import ScriptError
+from .loader import ModuleLoader, bundled_source
+from .log import Logger
+from .timers import TimerQueue
+
+ENTRY_ID = "jsrunner:entry"
+
+
+def mono_ms() -> float:
+    return time.monotonic() * 1000.0
+
+
+@dataclass
+class Phase:
+    """One unit of work for a VU: an iteration or a lifecycle function."""
+
+    kind: str  # "init" | "iter" | "setup" | "teardown" | "summary"
+    fn: str = "default"
+    iteration: int = 0
+    data_json: str | None = None  # setup data (JSON text); None = unchanged for this VU
+    env: dict[str, str] | None = None
+    tags: dict[str, str] | None = None
+    scenario: Any = None
+    # outcome
+    fn_done: bool = False
+    error: str | None = None
+    error_in_promise: bool = False
+    interrupted: bool = False
+    result: Any = None
+    started: float = 0.0
+    ended: float = 0.0
+    done: threading.Event = field(default_factory=threading.Event)
+
+
+class Controller(Protocol):
+    """What drives a VU: executors (iterations) and the runner (lifecycle functions)."""
+
+    def next_phase(self, vu: "VU") -> Phase | None: ...
+
+    def phase_done(self, vu: "VU", phase: Phase) -> None: ...
+
+
+@dataclass
+class RunContext:
+    """What every VU of a run shares."""
+
+    loader: ModuleLoader
+    logger: Logger
+    env: dict[str, str]
+    sample_sink: Callable[["VU", list[Any]], None]
+    metric_registry: Any = None
+    options: dict[str, Any] = field(default_factory=dict)
+    state: Any = None  # the runner's shared state (k6/execution needs it)
+    throw: bool = False
+
+
+_WAKE = object()
+
+
+class VU:
+    def __init__(self, vu_id: int, ctx: RunContext, *, id_in_test: int | None = None) -> None:
+        self.id = vu_id
+        self.id_in_test = vu_id if id_in_test is None else id_in_test
+        self.ctx = ctx
+        self.logger = ctx.logger
+        self.controller: Controller | None = None
+        self.engine: Engine | None = None
+        self.timers = TimerQueue()
+        self.inbox: queue.SimpleQueue[Any] = queue.SimpleQueue()
+        self.refs = 0
+        self.phase: Phase | None = None
+        self.exports: list[str] = []
+        self.script_options: dict[str, Any] | None = None
+        self.interrupt = threading.Event()
+        self.stop_all = threading.Event()
+        self.iteration_count = 0  # __ITER of the next iteration (all scenarios)
+        self.scenario_iterations: dict[str, int] = {}
+        self.data_sent = 0
+        self.data_received = 0
+        self._sent_data_json: str | None = None
+        self._exit = False
+        #: callbacks run when the current phase fails (bindings close sockets here)
+        self.on_fail: list[Callable[[], None]] = []
+        #: callbacks run when the current phase is interrupted from outside
+        self.on_interrupt: list[Callable[[], None]] = []
+        #: callbacks run when the VU shuts down
+        self.on_close: list[Callable[[], None]] = []
+        self.binding_state: dict[str, Any] = {}
+        self.thread: threading.Thread | None = None
+
+    # ---- set-up ------------------------------------------------------------------------
+    def create_runtime(self) -> None:
+        engine = Engine(self.ctx.loader)
+        self.engine = engine
+        engine.export("L", self._poll)
+        engine.export("F", self._flush)
+        bindings.install(self)
+        engine.eval(bundled_source("js", "runtime.js"))
+        engine.eval("__k6.setVU(dukpy.id); __k6.setEnv(dukpy.env); null", id=self.id, env=self.ctx.env)
+
+    def initialise(self) -> None:
+        """Create the runtime and run the init context to completion (timers included)."""
+        self.create_runtime()
+        assert self.engine is not None
+        self.phase = Phase("init", started=mono_ms())
+        entry = f"import * as m from {to_json(self.ctx.loader.main_id)}; __k6.setMain(m);"
+        try:
+            self.engine.eval_module(entry, ENTRY_ID)
+        except JSRuntimeError as exc:
+            raise self._init_error(exc) from None
+        self._run_loop(until_init=True)
+        phase = self.phase
+        if phase is not None and phase.error is not None:
+            raise ScriptError(phase.error.rstrip("\n") + "\n")
+        self.phase = None
+
+    def _init_error(self, exc: BaseException) -> ScriptError:
+        assert self.engine is not None
+        load_error = self.engine.take_load_error()
+        if load_error is not None:
+            msg = getattr(load_error, "message", str(load_error))
+            return ScriptError(f"GoError: {msg}\n")
+        return ScriptError(js_error_text(str(exc)))
+
+    # ---- the loop ----------------------------------------------------------------------
+    def _run_loop(self, until_init: bool = False) -> None:
+        """Evaluate ``__k6.runLoop()`` until it exits; re-enter after unhandled rejections."""
+        assert self.engine is not None
+        self._until_init = until_init
+        self._exit = False
+        while not self._exit:
+            try:
+                self.engine.eval("__k6.runLoop(); null")
+            except JSRuntimeError as exc:
+                text = "Uncaught (in promise) " + js_error_text(str(exc))
+                if self.phase is None:
+                    self.logger.error(text.rstrip("\n"))
+                    continue
+                self._fail(text, in_promise=True)
+                if until_init:
+                    self._exit = True
+
+    def run_forever(self, controller: Controller) -> None:
+        """Run phases handed out by ``controller`` until it returns None."""
+        self.controller = controller
+        try:
+            self._run_loop()
+        finally:
+            self.close()
+
+    def start_thread(self, controller: Controller) -> threading.Thread:
+        t = threading.Thread(target=self.run_forever, args=(controller,), name=f"vu-{self.id}", daemon=True)
+        self.thread = t
+        t.start()
+        return t
+
+    def close(self) -> None:
+        for cb in self.on_close:
+            try:
+                cb()
+            except Exception:  # noqa: BLE001 - shutting down anyway
+                pass
+        self.on_close.clear()
+
+    # ---- host functions ----------------------------------------------------------------
+    def _flush(self, ops: list[Any] | None, samples: list[Any] | None) -> None:
+        if samples:
+            self.ctx.sample_sink(self, samples)
+        if ops:
+            self._apply(ops)
+
+    def _poll(self, ops: list[Any] | None, samples: list[Any] | None) -> Any:
+        if samples:
+            self.ctx.sample_sink(self, samples)
+        if ops:
+            self._apply(ops)
+        engine = self.engine
+        assert engine is not None
+        if engine.jobs_pending():
+            return 0
+        if engine.rejection_pending():
+            return [4]
+        return self._next()
+
+    def _apply(self, ops: list[Any]) -> None:
+        phase = self.phase
+        for op in ops:
+            kind = op[0]
+            if kind == "T":
+                if phase is not None and phase.error is None and not phase.interrupted:
+                    self.timers.add(op[1], op[2], op[3], bool(op[4]))
+            elif kind == "C":
+                self.timers.cancel(op[1])
+            elif kind == "R":
+                self.refs += op[1]
+            elif kind == "D":
+                if phase is not None:
+                    phase.fn_done = True
+                    phase.result = op[1]
+            elif kind == "E":
+                self._fail(op[1], in_promise=bool(op[2]))
+            elif kind == "M":
+                self.exports = list(op[1])
+                self.script_options = op[2]
+                if phase is not None and phase.kind == "init":
+                    phase.fn_done = True
+
+    def post(self, key: Any, payload: Any) -> None:
+        """Deliver an event to the JS handler registered under ``key`` (any thread)."""
+        self.inbox.put((key, payload))
+
+    def call_soon(self, fn: Callable[[], Any]) -> None:
+        """Run ``fn`` on the VU thread between two JS callbacks (any thread)."""
+        self.inbox.put((_WAKE, fn))
+
+    def wake(self) -> None:
+        self.inbox.put((_WAKE, None))
+
+    def _next(self) -> Any:
+        while True:
+            phase = self.phase
+            if phase is None:
+                if self._until_init or self.controller is None:
+                    self._exit = True
+                    return [6]
+                phase = self.controller.next_phase(self)
+                if phase is None:
+                    self._exit = True
+                    return [6]
+                return self._begin(phase)
+            if self.interrupt.is_set() and not phase.interrupted and phase.kind != "init":
+                self._interrupt_phase(phase)
+                return self._end_phase()
+            failing = phase.error is not None
+            now = mono_ms()
+            if not failing:
+                tid = self.timers.pop_due(now)
+                if tid is not None:
+                    return [1, tid, self.timers.is_interval(tid)]
+            try:
+                item = self.inbox.get_nowait()
+            except queue.Empty:
+                item = None
+            if item is not None:
+                cmd = self._handle(item)
+                if cmd is not None:
+                    return cmd
+                continue
+            if (phase.fn_done or failing) and len(self.timers) == 0 and self.refs <= 0:
+                if self._until_init and phase.kind == "init":
+                    self._exit = True
+                    return [6]
+                return self._end_phase()
+            due = None if failing else self.timers.next_due()
+            timeout = None if due is None else max(0.0, (due - now) / 1000.0)
+            try:
+                item = self.inbox.get(timeout=timeout)
+            except queue.Empty:
+                continue
+            cmd = self._handle(item)
+            if cmd is not None:
+                return cmd
+
+    def _handle(self, item: tuple[Any, Any]) -> Any:
+        key, payload = item
+        if key is _WAKE:
+            if payload is not None:
+                return payload()
+            return None
+        return [2, key, payload]
+
+    def _begin(self, phase: Phase) -> list[Any]:
+        self.phase = phase
+        phase.started = mono_ms()
+        self.data_sent = 0
+        self.data_received = 0
+        data = None
+        if phase.data_json is not None and phase.data_json != self._sent_data_json:
+            data = phase.data_json
+            self._sent_data_json = phase.data_json
+        if phase.kind == "summary":
+            data = phase.data_json
+        if phase.kind == "iter":
+            self.iteration_count = phase.iteration + 1
+        return [3, phase.kind, phase.fn, phase.iteration, data, phase.env, phase.tags]
+
+    def _fail(self, text: str, in_promise: bool = False) -> None:
+        phase = self.phase
+        if phase is None or phase.error is not None:
+            return
+        phase.error = text
+        phase.error_in_promise = in_promise
+        self._drop_timers()
+        for cb in list(self.on_fail):
+            try:
+                cb()
+            except Exception as exc:  # noqa: BLE001
+                self.logger.debug(f"binding cleanup failed: {exc}")
+
+    def _drop_timers(self) -> None:
+        for tid, is_interval in self.timers.drain():
+            name = "setInterval" if is_interval else "setTimeout"
+            self.logger.warning(f"{name} {tid} was stopped because the VU iteration was interrupted")
+
+    def _interrupt_phase(self, phase: Phase) -> None:
+        phase.interrupted = True
+        self._drop_timers()
+        for cb in list(self.on_interrupt):
+            try:
+                cb()
+            except Exception as exc:  # noqa: BLE001
+                self.logger.debug(f"binding interrupt failed: {exc}")
+        self.refs = 0
+
+    def _end_phase(self) -> list[Any]:
+        phase = self.phase
+        assert phase is not None
+        phase.ended = mono_ms()
+        self.phase = None
+        self.refs = 0
+        self.interrupt.clear()
+        if self.controller is not None:
+            self.controller.phase_done(self, phase)
+        phase.done.set()
+        return [5]
+
+    # ---- lifecycle helpers -------------------------------------------------------------
+    def run_phase(self, phase: Phase) -> Phase:
+        """Run one phase on the calling thread (setup, teardown, handleSummary)."""
+        ctl = _OnePhase(phase)
+        self.controller = ctl
+        self._run_loop()
+        return phase
+
+
+class _OnePhase:
+    def __init__(self, phase: Phase) -> None:
+        self.phase: Phase | None = phase
+
+    def next_phase(self, vu: VU) -> Phase | None:
+        phase, self.phase = self.phase, None
+        return phase
+
+    def phase_done(self, vu: VU, phase: Phase) -> None:
+        pass
+
+
+def js_error_text(raw: str) -> str:
+    """Turn a dukpy/QuickJS error text into k6's shape: message, then ``\\tat`` frames."""
+    lines = raw.rstrip("\n").split("\n")
+    head: list[str] = []
+    frames: list[str] = []
+    for line in lines:
+        stripped = line.strip()
+        if stripped.startswith("at ") and line.startswith((" ", "\t")):
+            if "jsrunner:" in stripped:
+                continue
+            body = stripped[3:]
+            for prefix in ("<anonymous> (", "<eval> ("):
+                if body.startswith(prefix) and body.endswith(")"):
+                    body = body[len(prefix):-1]
+            frames.append("\tat " + body)
+        elif not frames:
+            head.append(line)
+    return "\n".join(head) + "\n" + "".join(f + "\n" for f in frames)
+
+
+def parse_json(text: str | None) -> Any:
+    return None if text is None else json.loads(text)
