@@ -1,0 +1,111 @@
+"""WebSocket framing: client frames are built with websocket-client's ``ABNF`` encoder
+(masking, RSV1 for permessage-deflate); server frames are parsed by an incremental,
+non-blocking parser (websocket-client's ``frame_buffer`` blocks on the socket and rejects
+RSV1, so it cannot serve a selector loop nor compression)."""
+
+from __future__ import annotations
+
+import struct
+
+from websocket import ABNF
+
+OP_CONT, OP_TEXT, OP_BINARY, OP_CLOSE, OP_PING, OP_PONG = 0x0, 0x1, 0x2, 0x8, 0x9, 0xA
+_DATA_OPS = (OP_TEXT, OP_BINARY)
+_CONTROL_OPS = (OP_CLOSE, OP_PING, OP_PONG)
+
+
+class ProtocolError(Exception):
+    """A frame the peer must not send; the text mirrors gorilla's (without the prefix)."""
+
+
+def encode_frame(opcode: int, payload: bytes, rsv1: bool = False) -> bytes:
+    """A complete, masked client frame."""
+    return ABNF(1, 1 if rsv1 else 0, 0, 0, opcode, 1, payload).format()
+
+
+def close_payload(code: int | None, reason: str = "") -> bytes:
+    if code is None or code == 1005:
+        return b""
+    return struct.pack("!H", code) + reason.encode("utf-8")
+
+
+class FrameParser:
+    """Feed bytes, get complete messages and control frames.
+
+    :meth:`feed` returns a list of ``(opcode, payload, compressed)`` where opcode is
+    TEXT/BINARY for whole (reassembled) messages, or CLOSE/PING/PONG.
+    """
+
+    def __init__(self, allow_rsv1: bool = False) -> None:
+        self.allow_rsv1 = allow_rsv1
+        self._buf = bytearray()
+        self._msg_op: int | None = None
+        self._msg_parts: list[bytes] = []
+        self._msg_rsv1 = False
+
+    def feed(self, data: bytes) -> list[tuple[int, bytes, bool]]:
+        buf = self._buf
+        buf += data
+        out: list[tuple[int, bytes, bool]] = []
+        pos = 0
+        n = len(buf)
+        while n - pos >= 2:
+            b1 = buf[pos]
+            b2 = buf[pos + 1]
+            length = b2 & 0x7F
+            hdr = 2
+            if length == 126:
+                if n - pos < 4:
+                    break
+                length = (buf[pos + 2] << 8) | buf[pos + 3]
+                hdr = 4
+            elif length == 127:
+                if n - pos < 10:
+                    break
+                length = struct.unpack_from("!Q", buf, pos + 2)[0]
+                hdr = 10
+            masked = b2 & 0x80
+            if masked:
+                hdr += 4
+            if n - pos < hdr + length:
+                break
+            fin = b1 & 0x80
+            rsv1 = bool(b1 & 0x40)
+            opcode = b1 & 0x0F
+            payload = bytes(buf[pos + hdr: pos + hdr + length])
+            if masked:
+                payload = ABNF.mask(bytes(buf[pos + hdr - 4: pos + hdr]), payload)
+            pos += hdr + length
+            if b1 & 0x30:
+                raise ProtocolError("RSV2 set, RSV3 set")
+            if rsv1 and (not self.allow_rsv1 or opcode not in _DATA_OPS):
+                raise ProtocolError("RSV1 set")
+            if masked:
+                raise ProtocolError("bad MASK")
+            if opcode in _CONTROL_OPS:
+                if not fin or length > 125:
+                    raise ProtocolError("control frame length > 125" if fin else "control frame not final")
+                out.append((opcode, payload, False))
+                continue
+            if opcode in _DATA_OPS:
+                if self._msg_op is not None:
+                    raise ProtocolError("message start before final message frame")
+                if fin:
+                    out.append((opcode, payload, rsv1))
+                    continue
+                self._msg_op, self._msg_parts, self._msg_rsv1 = opcode, [payload], rsv1
+                continue
+            if opcode == OP_CONT:
+                if self._msg_op is None:
+                    raise ProtocolError("continuation after final message frame")
+                if rsv1:
+                    raise ProtocolError("RSV1 set")
+                self._msg_parts.append(payload)
+                if fin:
+                    out.append((self._msg_op, b"".join(self._msg_parts), self._msg_rsv1))
+                    self._msg_op, self._msg_parts, self._msg_rsv1 = None, [], False
+                continue
+            raise ProtocolError(f"unknown opcode {opcode}")
+        if pos:
+            del buf[:pos]
+        return out
