@@ -1,0 +1,190 @@
+"""``--out json=FILE``: one JSON object per line, byte-compatible with k6 (runner.md §7).
+
+k6 writes these lines with Go's JSON encoder, so numbers use Go's shortest ``%g``
+form (``1.234567e+06``, ``1e-05``), strings escape ``<``, ``>``, ``&`` and U+2028/9
+as ``\\u003c``…, and times are RFC3339Nano in UTC with the fraction's trailing zeros
+dropped. Write failures (full disk, closed pipe) become ``JsonOutputError`` with a
+one-line message, never a traceback.
+"""
+
+from __future__ import annotations
+
+import gzip
+import io
+import json
+import math
+import os
+import sys
+import time
+from typing import IO, Any, Iterable
+
+from jsrunner.errors import JsRunnerError
+from jsrunner.metrics.engine import MetricsEngine, Sample
+from jsrunner.metrics.format import go_duration
+
+__all__ = ["JsonOutput", "JsonOutputError", "go_float", "go_json_string", "rfc3339nano"]
+
+
+class JsonOutputError(JsRunnerError):
+    """The JSON output file cannot be opened or written."""
+
+
+def go_float(v: float) -> str:
+    """Go ``strconv.FormatFloat(v, 'g', -1, 64)`` (what k6's JSON output prints)."""
+    if isinstance(v, bool):
+        v = int(v)
+    v = float(v)
+    if math.isnan(v) or math.isinf(v):
+        # Go's encoder would fail on these; k6 never records them as sample values
+        return "null"
+    if v == 0:
+        return "-0" if math.copysign(1.0, v) < 0 else "0"
+    r = repr(abs(v))
+    mant, _, exp_s = r.partition("e")
+    ip, _, fp = mant.partition(".")
+    if fp == "0":
+        fp = ""
+    digits = (ip + fp).lstrip("0")
+    lead = len(ip + fp) - len(digits)
+    dp = len(ip) + (int(exp_s) if exp_s else 0) - lead  # value = 0.<digits> × 10^dp
+    digits = digits.rstrip("0") or "0"
+    exp = dp - 1
+    sign = "-" if v < 0 else ""
+    if exp < -4 or exp >= 6:  # 'g' with shortest precision decides with precision 6
+        m = digits[0] + ("." + digits[1:] if len(digits) > 1 else "")
+        return f"{sign}{m}e{'+' if exp >= 0 else '-'}{abs(exp):02d}"
+    if dp <= 0:
+        return f"{sign}0.{'0' * -dp}{digits}"
+    if dp >= len(digits):
+        return sign + digits + "0" * (dp - len(digits))
+    return f"{sign}{digits[:dp]}.{digits[dp:]}"
+
+
+_GO_ESCAPES = {"<": "\\u003c", ">": "\\u003e", "&": "\\u0026", "\u2028": "\\u2028", "\u2029": "\\u2029"}
+
+
+def go_json_string(s: str) -> str:
+    """A JSON string literal escaped like Go's ``encoding/json`` (HTML-safe)."""
+    out = json.dumps(s, ensure_ascii=False)
+    if any(c in out for c in _GO_ESCAPES):
+        out = "".join(_GO_ESCAPES.get(c, c) for c in out)
+    return out
+
+
+def _go_json(v: Any) -> str:
+    if v is None:
+        return "null"
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    if isinstance(v, (int, float)):
+        return go_float(v)
+    if isinstance(v, str):
+        return go_json_string(v)
+    if isinstance(v, dict):
+        return "{" + ",".join(f"{go_json_string(str(k))}:{_go_json(x)}" for k, x in v.items()) + "}"
+    return "[" + ",".join(_go_json(x) for x in v) + "]"
+
+
+def rfc3339nano(time_ns: int) -> str:
+    """Go ``time.RFC3339Nano`` in UTC: fraction without trailing zeros, none if zero."""
+    secs, ns = divmod(int(time_ns), 1_000_000_000)
+    base = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(secs))
+    if ns:
+        return f"{base}.{str(ns).rjust(9, '0').rstrip('0')}Z"
+    return base + "Z"
+
+
+def _sorted_tags(tags: dict[str, str]) -> str:
+    return "{" + ",".join(f"{go_json_string(k)}:{go_json_string(str(tags[k]))}"
+                          for k in sorted(tags)) + "}"
+
+
+class JsonOutput:
+    """Writer of one ``--out json`` destination.
+
+    ``target`` is a path, ``"-"`` (or ``""``) for stdout, a ``.gz`` suffix gzips.
+    ``engine`` supplies metric definitions, thresholds and sub-metrics for the
+    ``Metric`` lines; configure thresholds before the first ``write``.
+    """
+
+    def __init__(self, target: str, engine: MetricsEngine, *, stdout: IO[str] | None = None) -> None:
+        self.target = target or "-"
+        self.engine = engine
+        self._seen: set[str] = set()
+        self._close_fh = False
+        try:
+            if self.target == "-":
+                self._fh: IO[str] = stdout if stdout is not None else sys.stdout
+            elif self.target.endswith(".gz"):
+                self._fh = io.TextIOWrapper(gzip.open(self.target, "wb"), encoding="utf-8",
+                                            newline="\n")
+                self._close_fh = True
+            else:
+                self._fh = open(self.target, "w", encoding="utf-8", newline="\n")
+                self._close_fh = True
+        except OSError as e:
+            raise JsonOutputError(f"could not create the JSON output file '{self.target}': "
+                                  f"{_os_text(e)}") from None
+
+    def metric_line(self, name: str) -> str:
+        """The ``Metric`` line announcing ``name`` (before its first point)."""
+        m = self.engine.metric(name)
+        ths = []
+        for t in self.engine.thresholds().get(name, []) if "{" not in name else []:
+            if t.abort_on_fail:
+                delay = None if t.delay_abort_eval_ms is None else go_duration(t.delay_abort_eval_ms)
+                ths.append({"threshold": t.source, "abortOnFail": True, "delayAbortEval": delay})
+            else:
+                ths.append(t.source)
+        subs = self.engine.submetrics(name)
+        sub_json = None if not subs else [
+            {"name": s.name, "suffix": s.suffix, "tags": dict(sorted(s.tags.items()))} for s in subs]
+        data = {"name": name, "type": m.type.value, "contains": m.contains.value,
+                "thresholds": ths, "submetrics": sub_json}
+        return '{"type":"Metric","data":' + _go_json(data) + ',"metric":' + go_json_string(name) + "}"
+
+    def format_batch(self, samples: Iterable[Sample]) -> str:
+        """Lines for a batch of samples (``Metric`` lines included where first seen)."""
+        out: list[str] = []
+        seen = self._seen
+        for name, t, v, tags, meta in samples:
+            if name not in seen:
+                out.append(self.metric_line(name))
+                seen.add(name)
+            line = ('{"metric":' + go_json_string(name) + ',"type":"Point","data":{"time":"'
+                    + rfc3339nano(t) + '","value":' + go_float(v) + ',"tags":' + _sorted_tags(tags))
+            if meta:
+                line += ',"metadata":' + _sorted_tags(meta)
+            out.append(line + "}}")
+        return "\n".join(out) + "\n" if out else ""
+
+    def write(self, samples: Iterable[Sample]) -> None:
+        """Append a batch; raises ``JsonOutputError`` on any write failure."""
+        text = self.format_batch(samples)
+        if not text:
+            return
+        try:
+            self._fh.write(text)
+        except OSError as e:
+            raise JsonOutputError(f"could not write to the JSON output '{self.target}': "
+                                  f"{_os_text(e)}") from None
+
+    def close(self) -> None:
+        """Flush and close (stdout is only flushed)."""
+        try:
+            self._fh.flush()
+            if self._close_fh:
+                self._fh.close()
+        except OSError as e:
+            raise JsonOutputError(f"could not write to the JSON output '{self.target}': "
+                                  f"{_os_text(e)}") from None
+
+    def __enter__(self) -> "JsonOutput":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def _os_text(e: OSError) -> str:
+    return os.strerror(e.errno) if e.errno else str(e)
