@@ -10,6 +10,7 @@ import struct
 from websocket import ABNF
 
 OP_CONT, OP_TEXT, OP_BINARY, OP_CLOSE, OP_PING, OP_PONG = 0x0, 0x1, 0x2, 0x8, 0x9, 0xA
+OP_ERROR = -1  # pseudo opcode: protocol violation (payload = message)
 _DATA_OPS = (OP_TEXT, OP_BINARY)
 _CONTROL_OPS = (OP_CLOSE, OP_PING, OP_PONG)
 
@@ -33,7 +34,9 @@ class FrameParser:
     """Feed bytes, get complete messages and control frames.
 
     :meth:`feed` returns a list of ``(opcode, payload, compressed)`` where opcode is
-    TEXT/BINARY for whole (reassembled) messages, or CLOSE/PING/PONG.
+    TEXT/BINARY for whole (reassembled) messages, or CLOSE/PING/PONG.  A protocol
+    violation ends the list with ``(OP_ERROR, message_bytes, False)``; the frames before
+    it are still returned, and the parser accepts nothing more.
     """
 
     def __init__(self, allow_rsv1: bool = False) -> None:
@@ -42,11 +45,23 @@ class FrameParser:
         self._msg_op: int | None = None
         self._msg_parts: list[bytes] = []
         self._msg_rsv1 = False
+        self.error: str | None = None
 
     def feed(self, data: bytes) -> list[tuple[int, bytes, bool]]:
+        if self.error is not None:
+            return []
+        out: list[tuple[int, bytes, bool]] = []
+        try:
+            self._feed(data, out)
+        except ProtocolError as e:
+            self.error = str(e)
+            self._buf = bytearray()
+            out.append((OP_ERROR, self.error.encode(), False))
+        return out
+
+    def _feed(self, data: bytes, out: list) -> None:
         buf = self._buf
         buf += data
-        out: list[tuple[int, bytes, bool]] = []
         pos = 0
         n = len(buf)
         while n - pos >= 2:
@@ -108,4 +123,3 @@ class FrameParser:
             raise ProtocolError(f"unknown opcode {opcode}")
         if pos:
             del buf[:pos]
-        return out
