@@ -71,7 +71,8 @@ def go_json_string(s: str) -> str:
     return out
 
 
-def _go_json(v: Any) -> str:
+def _go_json(v: Any, html: bool = True) -> str:
+    """Go-style JSON; ``html=False`` for k6's ``MarshalJSONWithoutHTMLEscape`` parts."""
     if v is None:
         return "null"
     if isinstance(v, bool):
@@ -79,10 +80,13 @@ def _go_json(v: Any) -> str:
     if isinstance(v, (int, float)):
         return go_float(v)
     if isinstance(v, str):
-        return go_json_string(v)
+        if html:
+            return go_json_string(v)
+        out = json.dumps(v, ensure_ascii=False)
+        return out.replace("\u2028", "\\u2028").replace("\u2029", "\\u2029")
     if isinstance(v, dict):
-        return "{" + ",".join(f"{go_json_string(str(k))}:{_go_json(x)}" for k, x in v.items()) + "}"
-    return "[" + ",".join(_go_json(x) for x in v) + "]"
+        return "{" + ",".join(f"{_go_json(str(k), html)}:{_go_json(x, html)}" for k, x in v.items()) + "}"
+    return "[" + ",".join(_go_json(x, html) for x in v) + "]"
 
 
 def rfc3339nano(time_ns: int) -> str:
@@ -112,6 +116,7 @@ class JsonOutput:
         self.engine = engine
         self._seen: set[str] = set()
         self._close_fh = False
+        self._closed = False
         try:
             if self.target == "-":
                 self._fh: IO[str] = stdout if stdout is not None else sys.stdout
@@ -139,9 +144,11 @@ class JsonOutput:
         subs = self.engine.submetrics(name)
         sub_json = None if not subs else [
             {"name": s.name, "suffix": s.suffix, "tags": dict(sorted(s.tags.items()))} for s in subs]
-        data = {"name": name, "type": m.type.value, "contains": m.contains.value,
-                "thresholds": ths, "submetrics": sub_json}
-        return '{"type":"Metric","data":' + _go_json(data) + ',"metric":' + go_json_string(name) + "}"
+        # k6 marshals the thresholds without HTML escaping ("count>0"), the rest with it
+        return ('{"type":"Metric","data":{"name":' + go_json_string(name)
+                + ',"type":"' + m.type.value + '","contains":"' + m.contains.value
+                + '","thresholds":' + _go_json(ths, html=False)
+                + ',"submetrics":' + _go_json(sub_json) + '},"metric":' + go_json_string(name) + "}")
 
     def format_batch(self, samples: Iterable[Sample]) -> str:
         """Lines for a batch of samples (``Metric`` lines included where first seen)."""
@@ -170,14 +177,23 @@ class JsonOutput:
                                   f"{_os_text(e)}") from None
 
     def close(self) -> None:
-        """Flush and close (stdout is only flushed)."""
+        """Flush and close (stdout is only flushed); idempotent."""
+        if self._closed:
+            return
+        self._closed = True
+        err: OSError | None = None
         try:
             self._fh.flush()
-            if self._close_fh:
-                self._fh.close()
         except OSError as e:
+            err = e
+        if self._close_fh:
+            try:
+                self._fh.close()
+            except OSError as e:
+                err = err or e
+        if err is not None:
             raise JsonOutputError(f"could not write to the JSON output '{self.target}': "
-                                  f"{_os_text(e)}") from None
+                                  f"{_os_text(err)}") from None
 
     def __enter__(self) -> "JsonOutput":
         return self
