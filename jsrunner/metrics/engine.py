@@ -14,10 +14,10 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterable, Mapping, Sequence
+from typing import Any, Callable, Iterable, Mapping
 
 from jsrunner.errors import MetricError
-from jsrunner.metrics.registry import Metric, MetricType, Registry, ValueType
+from jsrunner.metrics.registry import Metric, Registry
 from jsrunner.metrics.sinks import RateSink, Sink, new_sink, sink_from_snapshot
 from jsrunner.metrics.thresholds import (
     Threshold, parse_metric_key, parse_thresholds_config, run_thresholds, submetric_tags,
@@ -195,7 +195,7 @@ class MetricsEngine:
         """
         parent, brace, rest = key.partition("{")
         if not brace or not rest.endswith("}"):
-            raise MetricError(f"missing ending bracket, sub-metric format needs to be 'metric{{key:value}}'")
+            raise MetricError("missing ending bracket, sub-metric format needs to be 'metric{key:value}'")
         if self.registry.get(parent) is None:
             raise MetricError(f"metric '{parent}' does not exist in the script")
         suffix, tags = submetric_tags(rest[:-1])

@@ -68,12 +68,10 @@ def js_to_fixed(x: float, digits: int) -> str:
         return "NaN"
     if abs(x) >= 1e21 or x in (math.inf, -math.inf):
         return js_number(x)
+    if x == 0:
+        x = 0.0  # (-0).toFixed(2) is "0.00", while (-0.001).toFixed(2) is "-0.00"
     q = Decimal(1).scaleb(-digits)
-    d = Decimal(x).quantize(q, rounding=ROUND_HALF_UP)
-    s = f"{d:f}"
-    if s.startswith("-") and d == 0:
-        s = s[1:]  # (-0.001).toFixed(2) is "-0.00" in JS, but k6 never shows negative zero
-    return s
+    return f"{Decimal(x).quantize(q, rounding=ROUND_HALF_UP):f}"
 
 
 def fixed_no_trailing_zeros(x: float, prec: int) -> str:
@@ -110,6 +108,8 @@ def humanize_bytes(b: float) -> str:
 def _generic_duration(d: float) -> str:
     if d == 0:
         return "0s"
+    if d != d:
+        return "NaNhNaNmNaNs"  # what the JS arithmetic yields for NaN
     if d < 0.001:
         return js_number(int(_js_trunc(d * 1000000))) + "ns"
     if d < 1:

@@ -16,7 +16,7 @@ from typing import Mapping, Sequence
 from jsrunner.errors import CommandLineError
 from jsrunner.metrics.engine import MetricsEngine, Scope
 from jsrunner.metrics.format import (
-    TIME_UNITS, fixed_no_trailing_zeros, humanize_value, js_number, locale_compare_key,
+    TIME_UNITS, humanize_value, js_number, locale_compare_key,
     metric_sort_key,
 )
 from jsrunner.metrics.sinks import CounterSink, GaugeSink, RateSink, Sink, TrendSink
