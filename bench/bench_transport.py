@@ -154,7 +154,21 @@ def echo_wsclient(url: str, n: int) -> dict:
             "per_s": round(n / wall), "cpu_s": round(used, 2)}
 
 
+def inproc_server() -> str:
+    """The same echo server, in a thread of this process (competes for the GIL)."""
+    import asyncio
+    ready: queue.SimpleQueue = queue.SimpleQueue()
+    ns: dict = {}
+    exec(SERVER.replace("asyncio.run(main())", "").replace("print(s.sockets[0].getsockname()[1], flush=True)",
+                                                           "ready.put(s.sockets[0].getsockname()[1])"), ns)
+    ns["ready"] = ready
+    threading.Thread(target=lambda: asyncio.run(ns["main"]()), daemon=True).start()
+    return f"ws://127.0.0.1:{ready.get()}/"
+
+
 def child(kind: str, url: str, n: int) -> None:
+    if url == "inproc":
+        url = inproc_server()
     fn = {"storm_hub": lambda: storm_hub(url, n), "storm_wsclient": lambda: storm_wsclient(url, n),
           "echo_direct": lambda: echo_hub(url, n, True), "echo_loop": lambda: echo_hub(url, n, False),
           "echo_wsclient": lambda: echo_wsclient(url, n)}[kind]
@@ -172,6 +186,11 @@ def main() -> None:
         print(f"== {n} sockets connecting at once (server in its own process) ==")
         for kind in ("storm_hub", "storm_wsclient"):
             out = subprocess.run([sys.executable, __file__, "--child", kind, url, str(n)],
+                                 capture_output=True, text=True, timeout=300)
+            print(out.stdout.strip() or out.stderr[-2000:])
+        print(f"== {n} sockets connecting at once, server in the same process (GIL shared) ==")
+        for kind in ("storm_hub", "storm_wsclient"):
+            out = subprocess.run([sys.executable, __file__, "--child", kind, "inproc", str(n)],
                                  capture_output=True, text=True, timeout=300)
             print(out.stdout.strip() or out.stderr[-2000:])
         print("== 20,000 sequential echo round trips on one socket ==")
