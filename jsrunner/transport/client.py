@@ -388,21 +388,24 @@ class WebSocketConnection:
         sock = self._sock
         written = 0
         buf = self._out
+        mv = memoryview(buf)
         try:
             while written < len(buf):
-                n = sock.send(memoryview(buf)[written:written + _CHUNK])
+                n = sock.send(mv[written:written + _CHUNK])
                 if not n:
                     break
                 written += n
         except (BlockingIOError, InterruptedError, ssl.SSLWantWriteError, ssl.SSLWantReadError):
             pass
         except OSError as e:
+            mv.release()
             if written:
                 self._account_written(written, out)
             text = f"write tcp {self._local}->{_fmt_addr(self._addr)}: write: {_errtext(e)}"
             out.extend(self.state.transport_error(time.time_ns(), text, during="write"))
             self._phase = _DONE_PENDING
             return
+        mv.release()  # the bytearray cannot shrink while exported
         if written:
             self._account_written(written, out)
 
