@@ -375,7 +375,7 @@ def js_error_text(raw: str) -> str:
     for line in lines:
         stripped = line.strip()
         if stripped.startswith("at ") and line.startswith((" ", "\t")):
-            if "jsrunner:" in stripped:
+            if "jsrunner:" in stripped or "<dukpy>" in stripped:
                 continue
             body = stripped[3:]
             for prefix in ("<anonymous> (", "<eval> ("):

@@ -37,7 +37,7 @@
     for (const raw of stack.split('\n')) {
       const line = raw.trim();
       if (!line.startsWith('at ')) continue;
-      if (line.indexOf('jsrunner:') !== -1) continue; // our own shims
+      if (line.indexOf('jsrunner:') !== -1 || line.indexOf('<dukpy>') !== -1) continue; // our own shims
       let body = line.slice(3);
       const m = /^<anonymous> \((.*)\)$/.exec(body) || /^<eval> \((.*)\)$/.exec(body);
       if (m) body = m[1];
@@ -169,9 +169,12 @@
   K.failing = false;      // the current phase already threw: later errors are ignored
   let iterCounter = -1;
 
+  // exec.test.abort() unwinds the JS stack with this value; it is not an error to log.
+  K.abortSignal = Object.freeze({ toString() { return 'test aborted'; } });
   function fail(e, inPromise) {
     if (K.failing) return;
     K.failing = true;
+    if (e === K.abortSignal) { ops.push(['E', '\u0000abort', 0]); return; }
     let text = errorText(e);
     if (inPromise) {
       if (!(e !== null && typeof e === 'object' && typeof e.stack === 'string')) text = String(e);
@@ -219,20 +222,22 @@
   function finishPhase(kind, result) {
     if (kind === 'setup') {
       let text = null;
-      try { text = result === undefined ? null : marshal(result); } catch (e) { fail(e, false); return; }
+      try {
+        text = result === undefined ? null : marshal(result);
+      } catch (e) {
+        K.failing = true;
+        ops.push(['E', '\u0000fatal:' + e.message, 0]);
+        return;
+      }
       ops.push(['D', text]);
     } else if (kind === 'summary') {
-      let out = result;
+      let out = result === undefined ? null : result;
       if (result && typeof result === 'object') {
         out = {};
         for (const key of Object.keys(result)) {
           const v = result[key];
-          out[key] = typeof v === 'string' ? v : (toBytesB64(v) || { __invalid__: typeof v === 'number' ? (Number.isInteger(v) ? 'int64' : 'float64') : typeof v });
+          out[key] = typeof v === 'string' ? v : (toBytesB64(v) || (v === undefined ? null : v));
         }
-      } else if (result) {
-        out = { __not_object__: true };
-      } else {
-        out = null;
       }
       ops.push(['D', out]);
     } else {
@@ -245,6 +250,7 @@
     const kind = cmd[1];
     const fnName = cmd[2];
     K.failing = false;
+    K.phase = kind;
     if (cmd[4] !== undefined && cmd[4] !== null) K.data = cmd[4] === 'null' ? undefined : JSON.parse(cmd[4]);
     if (cmd[5]) K.setEnv(cmd[5]);
     if (cmd[6]) K.setTags(cmd[6]);
@@ -352,19 +358,31 @@
 
   // base64 of a Uint8Array (binary data crosses to Python as base64 text)
   const B64 = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/';
+  // Built in chunks: string concatenation per byte is quadratic in QuickJS.
   K.b64 = function (u8) {
-    let out = '';
+    const n = u8.length;
+    const out = new Uint16Array(Math.ceil(n / 3) * 4);
+    let o = 0;
     let i = 0;
-    for (; i + 2 < u8.length; i += 3) {
-      const n = (u8[i] << 16) | (u8[i + 1] << 8) | u8[i + 2];
-      out += B64[n >> 18] + B64[(n >> 12) & 63] + B64[(n >> 6) & 63] + B64[n & 63];
+    for (; i + 2 < n; i += 3) {
+      const v = (u8[i] << 16) | (u8[i + 1] << 8) | u8[i + 2];
+      out[o++] = B64C[v >> 18]; out[o++] = B64C[(v >> 12) & 63];
+      out[o++] = B64C[(v >> 6) & 63]; out[o++] = B64C[v & 63];
     }
-    if (i < u8.length) {
-      const n = (u8[i] << 16) | ((i + 1 < u8.length ? u8[i + 1] : 0) << 8);
-      out += B64[n >> 18] + B64[(n >> 12) & 63] + (i + 1 < u8.length ? B64[(n >> 6) & 63] : '=') + '=';
+    if (i < n) {
+      const v = (u8[i] << 16) | ((i + 1 < n ? u8[i + 1] : 0) << 8);
+      out[o++] = B64C[v >> 18]; out[o++] = B64C[(v >> 12) & 63];
+      out[o++] = i + 1 < n ? B64C[(v >> 6) & 63] : 61;
+      out[o++] = 61;
     }
-    return out;
+    let s = '';
+    for (let k = 0; k < out.length; k += 8192) {
+      s += String.fromCharCode.apply(null, out.subarray(k, Math.min(k + 8192, out.length)));
+    }
+    return s;
   };
+  const B64C = new Uint16Array(64);
+  for (let i = 0; i < 64; i++) B64C[i] = B64.charCodeAt(i);
   const B64REV = new Int16Array(256).fill(-1);
   for (let i = 0; i < 64; i++) B64REV[B64.charCodeAt(i)] = i;
   B64REV['-'.charCodeAt(0)] = 62; B64REV['_'.charCodeAt(0)] = 63;

@@ -1,0 +1,184 @@
+"""Command line: ``jsrunner run``, ``jsrunner version``, ``jsrunner serve``, ``jsrunner demo``.
+
+Flag names, short forms and exit codes follow ``k6 run`` so existing k6 invocations work
+unchanged. Errors print one k6-style log line; a Python traceback appears only with
+``--verbose``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import traceback
+from collections.abc import Sequence
+
+from . import __version__
+from .errors import CommandLineError, ExitCode, JsRunnerError
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # type: ignore[override]
+        if message.startswith("unrecognized arguments:"):
+            flag = message.split(":", 1)[1].strip().split()[0]
+            raise CommandLineError(f"unknown flag: {flag}")
+        raise CommandLineError(message)
+
+
+def _key_value(text: str) -> tuple[str, str]:
+    key, sep, value = text.partition("=")
+    if not sep:
+        return key, ""
+    return key, value
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="jsrunner", description="Run k6 scripts with an embedded JS engine.")
+    sub = parser.add_subparsers(dest="command", parser_class=_Parser)
+
+    run = sub.add_parser("run", help="run a k6 test script")
+    run.add_argument("script")
+    run.add_argument("-u", "--vus", type=int)
+    run.add_argument("-i", "--iterations", type=int)
+    run.add_argument("-d", "--duration")
+    run.add_argument("-s", "--stage", action="append", default=[])
+    run.add_argument("-e", "--env", action="append", default=[], type=_key_value)
+    run.add_argument("--include-system-env-vars", default="true")
+    run.add_argument("-c", "--config")
+    run.add_argument("-q", "--quiet", action="store_true")
+    run.add_argument("-v", "--verbose", action="store_true")
+    run.add_argument("--no-summary", action="store_true")
+    run.add_argument("--no-thresholds", action="store_true")
+    run.add_argument("--no-setup", action="store_true")
+    run.add_argument("--no-teardown", action="store_true")
+    run.add_argument("--no-color", action="store_true")
+    run.add_argument("--summary-export")
+    run.add_argument("--summary-trend-stats")
+    run.add_argument("--summary-time-unit")
+    run.add_argument("--summary-mode")
+    run.add_argument("-o", "--out", action="append", default=[])
+    run.add_argument("--tag", action="append", default=[], type=_key_value)
+    run.add_argument("--system-tags")
+    run.add_argument("--log-output")
+    run.add_argument("--log-format")
+    run.add_argument("--console-output")
+    run.add_argument("-w", "--throw", action="store_true")
+    run.add_argument("--address", default="", help="ignored (k6 REST API address)")
+    run.add_argument("--workers", type=int, default=None, help="worker processes (default: 1)")
+    run.add_argument("--serve", action="store_true",
+                     help="start the bundled test server first and point WS_URL/BASE_URL at it")
+
+    sub.add_parser("version", help="print the version")
+
+    serve = sub.add_parser("serve", help="run the bundled local WebSocket/HTTP test server")
+    serve.add_argument("--port", type=int, default=8765)
+    serve.add_argument("--host", default="127.0.0.1")
+
+    demo = sub.add_parser("demo", help="run the seed chat example against the bundled server")
+    demo.add_argument("-d", "--duration", default=None)
+    demo.add_argument("-u", "--vus", type=int, default=None)
+    demo.add_argument("-q", "--quiet", action="store_true")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args_list = list(sys.argv[1:] if argv is None else argv)
+    verbose = "-v" in args_list or "--verbose" in args_list
+    try:
+        parser = build_parser()
+        args = parser.parse_args(args_list)
+        if args.command == "version":
+            print(f"jsrunner v{__version__} (k6-compatible, dukpy/QuickJS engine)")
+            return 0
+        if args.command == "serve":
+            return _serve(args)
+        if args.command == "demo":
+            return _demo(args)
+        if args.command == "run":
+            return _run(args)
+        parser.print_help()
+        return 0
+    except JsRunnerError as exc:
+        _print_error(exc.message, exc.fields)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        return ExitCode.EXTERNAL_ABORT
+    except Exception as exc:  # noqa: BLE001 - last resort: one line, traceback only when asked
+        if verbose:
+            traceback.print_exc()
+        _print_error(f"unexpected error: {type(exc).__name__}: {exc}", {})
+        return ExitCode.FATAL
+
+
+def _print_error(message: str, fields: dict[str, str]) -> None:
+    from .log import Logger
+    Logger(sys.stderr).error(message, **fields)
+
+
+def config_from_args(args: argparse.Namespace) -> "RunConfig":
+    from .runner import RunConfig
+    include = str(args.include_system_env_vars).lower() not in ("false", "0", "no")
+    return RunConfig(
+        script=args.script, vus=args.vus, iterations=args.iterations, duration=args.duration,
+        stages=list(args.stage), env=dict(args.env), include_system_env=include, config_file=args.config,
+        quiet=args.quiet, verbose=args.verbose, no_summary=args.no_summary, no_thresholds=args.no_thresholds,
+        no_setup=args.no_setup, no_teardown=args.no_teardown, no_color=args.no_color,
+        summary_export=args.summary_export, summary_trend_stats=args.summary_trend_stats,
+        summary_time_unit=args.summary_time_unit, summary_mode=args.summary_mode, out=list(args.out),
+        tags=dict(args.tag), system_tags=args.system_tags, log_output=args.log_output,
+        log_format=args.log_format, console_output=args.console_output, throw=args.throw,
+        install_signal_handlers=True,
+    )
+
+
+def _run(args: argparse.Namespace) -> int:
+    from .runner import Runner
+    cfg = config_from_args(args)
+    if args.serve:
+        return _with_server(lambda url: _run_cfg(cfg, url))
+    return Runner(cfg).run().exit_code
+
+
+def _run_cfg(cfg: "RunConfig", url: str) -> int:
+    from .runner import Runner
+    cfg.env.setdefault("WS_URL", url)
+    cfg.env.setdefault("BASE_URL", url.replace("ws://", "http://"))
+    return Runner(cfg).run().exit_code
+
+
+def _with_server(fn) -> int:  # type: ignore[no-untyped-def]
+    from .testserver import ServerThread
+    with ServerThread() as srv:
+        print(f"bundled test server listening on {srv.url}", file=sys.stderr)
+        return fn(srv.url)
+
+
+def _serve(args: argparse.Namespace) -> int:
+    from .testserver import serve_forever
+
+    def ready(url: str) -> None:
+        print(f"jsrunner test server listening on {url}", flush=True)
+
+    serve_forever(args.host, args.port, ready)
+    return 0
+
+
+def _demo(args: argparse.Namespace) -> int:
+    from importlib import resources
+    sample = resources.files("jsrunner").joinpath("samples_bundled", "chat.k6.js")
+    argv = ["run", "--serve", str(sample)]
+    if args.duration:
+        argv += ["-d", args.duration]
+    if args.vus:
+        argv += ["-u", str(args.vus)]
+    if args.quiet:
+        argv.append("-q")
+    return main(argv)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())
+
+
+if False:  # pragma: no cover - typing only
+    from .runner import RunConfig

@@ -1,0 +1,170 @@
+"""Where samples from every VU meet the metrics engine and the outputs.
+
+VUs hand over whole batches (one list per event-loop poll) with a single ``list.append``
+— atomic under the GIL, so no lock serialises VUs per sample. A collector thread swaps
+the pending list out a few times a second, converts JS monotonic milliseconds to wall
+clock nanoseconds and feeds the engine and the ``--out`` writers.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from typing import IO, TYPE_CHECKING, Any
+
+from .metrics.registry import Registry
+
+if TYPE_CHECKING:
+    from .log import Logger
+    from .plan import Plan
+    from .vu import VU
+
+Sample = tuple[str, int, float, dict[str, str], Any]
+
+
+class MetricsHub:
+    def __init__(self) -> None:
+        self.registry = Registry()
+        self._pending: list[Any] = []
+        self._lock = threading.Lock()  # held only by the collector, never by VUs
+        self.mono0_ms = time.monotonic() * 1000.0
+        self.wall0_ns = time.time_ns()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self.engine: Any = None
+        self.outputs: list[Any] = []
+        self.plan: Plan | None = None
+        self.test_start_mono = time.monotonic()
+        self.test_duration = 0.0
+        self.stdout: Any = None
+        self.output_error: BaseException | None = None
+
+    # ---- intake ------------------------------------------------------------------------
+    def sink(self, vu: "VU", samples: list[Any]) -> None:
+        self._pending.append(samples)
+
+    def emit_now(self, name: str, value: float, tags: dict[str, str], mono_ms: float | None = None) -> None:
+        t = time.monotonic() * 1000.0 if mono_ms is None else mono_ms
+        self._pending.append([[name, value, tags, t, None]])
+
+    def iteration_samples(self, tags: dict[str, str], start_ms: float, end_ms: float,
+                          sent: int, received: int) -> None:
+        batch = [["data_sent", sent, tags, end_ms, None], ["data_received", received, tags, end_ms, None],
+                 ["iteration_duration", end_ms - start_ms, tags, end_ms, None], ["iterations", 1, tags, end_ms, None]]
+        self._pending.append(batch)
+
+    def to_ns(self, mono_ms: float) -> int:
+        return self.wall0_ns + int((mono_ms - self.mono0_ms) * 1_000_000)
+
+    def drain(self) -> None:
+        with self._lock:
+            pending, self._pending = self._pending, []
+            if not pending:
+                return
+            mono0, wall0 = self.mono0_ms, self.wall0_ns
+            out: list[Sample] = []
+            for batch in pending:
+                for name, value, tags, t, meta in batch:
+                    out.append((name, wall0 + int((t - mono0) * 1_000_000), float(value), tags, meta))
+            self.engine.ingest(out)
+            for writer in self.outputs:
+                writer.write(out, self.registry)
+
+    # ---- lifecycle ---------------------------------------------------------------------
+    def configure(self, plan: "Plan") -> None:
+        """Attach thresholds and outputs; raises ConfigError (exit 104) on bad thresholds."""
+        from .metrics.engine import MetricsEngine
+        from .metrics.json_output import JsonOutput
+        self.plan = plan
+        self.engine = MetricsEngine(self.registry, track_groups=plan.summary_mode == "full")
+        if plan.thresholds and not plan.no_thresholds:
+            self.engine.configure_thresholds(plan.thresholds)
+        for spec in plan.outputs:
+            kind, _, target = spec.partition("=")
+            if kind != "json":
+                from .errors import CommandLineError
+                raise CommandLineError(f"invalid output type '{kind}', available types are: json")
+            self.outputs.append(JsonOutput(target or "-", self.engine, stdout=self.stdout))
+        self._thread = threading.Thread(target=self._collect, name="metrics", daemon=True)
+        self._thread.start()
+
+    def _collect(self) -> None:
+        while not self._stop.wait(0.2):
+            try:
+                self.drain()
+            except Exception as exc:  # noqa: BLE001 - an output failing must not kill the run
+                self.output_error = exc
+                self.outputs.clear()
+
+    def test_started(self) -> None:
+        self.test_start_mono = time.monotonic()
+
+    def test_ended(self, duration: float) -> None:
+        self.test_duration = duration
+
+    def start_vus_sampler(self, state: Any, max_vus: int) -> None:
+        def loop() -> None:
+            while not self._stop.wait(1.0):
+                now = time.monotonic() * 1000.0
+                self._pending.append([["vus", state.vus_active, {}, now, None],
+                                      ["vus_max", max_vus, {}, now, None]])
+        threading.Thread(target=loop, name="vus-sampler", daemon=True).start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join()
+        try:
+            self.drain()
+        except Exception as exc:  # noqa: BLE001
+            self.output_error = exc
+            self.outputs.clear()
+        for writer in self.outputs:
+            try:
+                writer.close()
+            except Exception as exc:  # noqa: BLE001
+                self.output_error = exc
+
+    # ---- thresholds and summary --------------------------------------------------------
+    def abort_check(self) -> list[str] | None:
+        """Periodic threshold evaluation; names that crossed an abortOnFail threshold."""
+        if self.plan is None or not self.plan.thresholds or self.plan.no_thresholds:
+            return None
+        self.drain()
+        elapsed_ms = (time.monotonic() - self.test_start_mono) * 1000.0
+        res = self.engine.evaluate_thresholds(elapsed_ms, periodic=True, time_spent_ms=elapsed_ms)
+        return res.aborting if res.abort else None
+
+    def evaluate_thresholds(self, duration: float) -> Any:
+        return self.engine.evaluate_thresholds(duration * 1000.0)
+
+    def summary_data(self, duration: float, setup_data: Any, stdout: IO[str]) -> dict[str, Any]:
+        from .metrics.export import UNDEFINED, build_summary_data
+        assert self.plan is not None
+        tty = hasattr(stdout, "isatty") and stdout.isatty()
+        return build_summary_data(self.engine, duration * 1000.0, trend_stats=self.plan.summary_trend_stats,
+                                  time_unit=self.plan.summary_time_unit or "", no_color=self.plan.no_color,
+                                  is_stdout_tty=tty, is_stderr_tty=False,
+                                  setup_data=UNDEFINED if setup_data is UNSET else setup_data)
+
+    def render_summary(self, duration: float, data: dict[str, Any] | None, stdout: IO[str]) -> str:
+        from .metrics.summary import SummaryOptions, render_summary
+        assert self.plan is not None
+        tty = hasattr(stdout, "isatty") and stdout.isatty()
+        opts = SummaryOptions(trend_stats=self.plan.summary_trend_stats, time_unit=self.plan.summary_time_unit or "",
+                              mode=self.plan.summary_mode, no_thresholds=self.plan.no_thresholds,
+                              colors=tty and not self.plan.no_color)
+        return render_summary(self.engine, duration * 1000.0, opts, summary_data=data)
+
+    def export_text(self, data: dict[str, Any]) -> str:
+        from .metrics.export import summary_export_json
+        return summary_export_json(data)
+
+
+class _Unset:
+    def __repr__(self) -> str:
+        return "UNSET"
+
+
+#: setup() was not run or returned undefined
+UNSET: Any = _Unset()

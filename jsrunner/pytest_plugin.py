@@ -1,0 +1,1 @@
+"""pytest plugin entry point (collects and runs k6 scripts as test items)."""
