@@ -118,7 +118,8 @@ class VU:
         engine.export("F", self._flush)
         bindings.install(self)
         engine.eval(bundled_source("js", "runtime.js"))
-        engine.eval("__k6.setVU(dukpy.id); __k6.setEnv(dukpy.env); null", id=self.id, env=self.ctx.env)
+        engine.eval("__k6.setVU(dukpy.id); __k6.setEnv(dukpy.env); __k6.throwMode = dukpy.throw; null",
+                    id=self.id, env=self.ctx.env, throw=bool(self.ctx.throw))
 
     def initialise(self) -> None:
         """Create the runtime and run the init context to completion (timers included)."""
