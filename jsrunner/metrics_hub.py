@@ -49,9 +49,8 @@ class MetricsHub:
 
     def iteration_samples(self, tags: dict[str, str], start_ms: float, end_ms: float,
                           sent: int, received: int) -> None:
-        batch = [["data_sent", sent, tags, end_ms, None], ["data_received", received, tags, end_ms, None],
-                 ["iteration_duration", end_ms - start_ms, tags, end_ms, None], ["iterations", 1, tags, end_ms, None]]
-        self._pending.append(batch)
+        """The four per-iteration samples, in k6's order, sharing one tag set and time."""
+        self._pending.append((None, tags, start_ms, end_ms, sent, received))
 
     def to_ns(self, mono_ms: float) -> int:
         return self.wall0_ns + int((mono_ms - self.mono0_ms) * 1_000_000)
@@ -64,6 +63,14 @@ class MetricsHub:
             mono0, wall0 = self.mono0_ms, self.wall0_ns
             out: list[Sample] = []
             for batch in pending:
+                if type(batch) is tuple:  # compact iteration record
+                    _, tags, start, end, sent, received = batch
+                    t = wall0 + int((end - mono0) * 1_000_000)
+                    out.append(("data_sent", t, float(sent), tags, None))
+                    out.append(("data_received", t, float(received), tags, None))
+                    out.append(("iteration_duration", t, end - start, tags, None))
+                    out.append(("iterations", t, 1.0, tags, None))
+                    continue
                 for name, value, tags, t, meta in batch:
                     out.append((name, wall0 + int((t - mono0) * 1_000_000), float(value), tags, meta))
             self.engine.ingest(out)

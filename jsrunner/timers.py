@@ -14,16 +14,6 @@ from __future__ import annotations
 
 import heapq
 import math
-from dataclasses import dataclass, field
-
-
-@dataclass(order=True)
-class _Entry:
-    due: float
-    seq: int
-    timer_id: int = field(compare=False)
-    interval: float | None = field(compare=False, default=None)
-    cancelled: bool = field(compare=False, default=False)
 
 
 def normalise_delay(delay: object) -> float:
@@ -42,11 +32,16 @@ def normalise_delay(delay: object) -> float:
 
 
 class TimerQueue:
-    """Pending timeouts and intervals of one VU, ordered for firing."""
+    """Pending timeouts and intervals of one VU, ordered for firing.
+
+    Heap entries are plain ``(due, seq, id)`` tuples (tuple comparison is what makes a
+    timer hop cheap); ``_live`` maps an id to the ``(seq, period)`` of its current entry,
+    so cancelled or re-armed entries left in the heap are recognised as stale and skipped.
+    """
 
     def __init__(self) -> None:
-        self._heap: list[_Entry] = []
-        self._live: dict[int, _Entry] = {}
+        self._heap: list[tuple[float, int, int]] = []
+        self._live: dict[int, tuple[int, float | None]] = {}
         self._seq = 0
 
     def __len__(self) -> int:
@@ -54,48 +49,52 @@ class TimerQueue:
 
     def add(self, timer_id: int, created_at: float, delay: float, repeat: bool) -> None:
         """Schedule ``timer_id`` to fire ``delay`` ms after ``created_at``."""
-        delay = normalise_delay(delay)
+        if type(delay) is not int or delay < 0:
+            delay = normalise_delay(delay)
         self._seq += 1
-        entry = _Entry(created_at + delay, self._seq, timer_id, delay if repeat else None)
-        self._live[timer_id] = entry
-        heapq.heappush(self._heap, entry)
+        seq = self._seq
+        self._live[timer_id] = (seq, delay if repeat else None)
+        heapq.heappush(self._heap, (created_at + delay, seq, timer_id))
 
     def cancel(self, timer_id: object) -> None:
         """Forget a timer; unknown, fired or non-numeric ids are ignored like in k6."""
         if not isinstance(timer_id, (int, float)) or isinstance(timer_id, bool):
             return
-        entry = self._live.pop(int(timer_id), None)
-        if entry is not None:
-            entry.cancelled = True
+        self._live.pop(int(timer_id), None)
 
     def next_due(self) -> float | None:
         """Due time of the earliest live timer, or ``None`` when nothing is pending."""
-        self._drop_cancelled()
-        return self._heap[0].due if self._heap else None
+        heap, live = self._heap, self._live
+        while heap:
+            due, seq, tid = heap[0]
+            entry = live.get(tid)
+            if entry is not None and entry[0] == seq:
+                return due
+            heapq.heappop(heap)
+        return None
 
     def pop_due(self, now: float) -> int | None:
         """Take the earliest timer due at ``now`` and return its id (re-arming intervals)."""
-        self._drop_cancelled()
-        if not self._heap or self._heap[0].due > now:
+        due = self.next_due()
+        if due is None or due > now:
             return None
-        entry = heapq.heappop(self._heap)
-        if entry.interval is None:
-            del self._live[entry.timer_id]
-            return entry.timer_id
-        period = entry.interval
-        due = entry.due + period
-        if period > 0 and due <= now - period:
+        _, _, tid = heapq.heappop(self._heap)
+        period = self._live[tid][1]
+        if period is None:
+            del self._live[tid]
+            return tid
+        nxt = due + period
+        if period > 0 and nxt <= now - period:
             # The callback (or a sleep) overran whole periods: skip them, keep the phase.
-            due = entry.due + period * math.ceil((now - entry.due) / period)
+            nxt = due + period * math.ceil((now - due) / period)
         self._seq += 1
-        rearmed = _Entry(due, self._seq, entry.timer_id, period)
-        self._live[entry.timer_id] = rearmed
-        heapq.heappush(self._heap, rearmed)
-        return entry.timer_id
+        self._live[tid] = (self._seq, period)
+        heapq.heappush(self._heap, (nxt, self._seq, tid))
+        return tid
 
     def is_interval(self, timer_id: int) -> bool:
         entry = self._live.get(timer_id)
-        return entry is not None and entry.interval is not None
+        return entry is not None and entry[1] is not None
 
     def drain(self) -> list[tuple[int, bool]]:
         """Remove every live timer; return ``(id, is_interval)`` in due-time order.
@@ -103,12 +102,9 @@ class TimerQueue:
         Used when an iteration ends early: k6 logs one warning per dropped timer, in
         due-time order.
         """
-        live = sorted(self._live.values())
+        live = self._live
+        entries = sorted(e for e in self._heap if e[2] in live and live[e[2]][0] == e[1])
+        out = [(tid, live[tid][1] is not None) for _, _, tid in entries]
         self._heap.clear()
-        self._live.clear()
-        return [(e.timer_id, e.interval is not None) for e in live]
-
-    def _drop_cancelled(self) -> None:
-        heap = self._heap
-        while heap and (heap[0].cancelled or self._live.get(heap[0].timer_id) is not heap[0]):
-            heapq.heappop(heap)
+        live.clear()
+        return out

@@ -51,7 +51,6 @@ class Phase:
     result: Any = None
     started: float = 0.0
     ended: float = 0.0
-    done: threading.Event = field(default_factory=threading.Event)
 
 
 class Controller(Protocol):
@@ -116,6 +115,7 @@ class VU:
         self.engine = engine
         engine.export("L", self._poll)
         engine.export("F", self._flush)
+        engine.export("N", self._fast_done)
         bindings.install(self)
         engine.eval(bundled_source("js", "runtime.js"))
         engine.eval("__k6.setVU(dukpy.id); __k6.setEnv(dukpy.env); __k6.throwMode = dukpy.throw; null",
@@ -205,6 +205,27 @@ class VU:
             return [4]
         return self._next()
 
+    def _fast_done(self, samples: list[Any] | None) -> Any:
+        """A synchronous iteration returned without scheduling anything.
+
+        The common case of a plain ``default`` function: finish it and hand out the next
+        phase in this one host call instead of three polls. Anything unusual (promise
+        jobs queued, a pending rejection, events waiting, an interrupt) answers 0 and the
+        JS side falls back to the ordinary loop, which handles it exactly.
+        """
+        if samples:
+            self.ctx.sample_sink(self, samples)
+        engine = self.engine
+        assert engine is not None
+        phase = self.phase
+        if (phase is None or engine.jobs_pending() or engine.rejection_pending() or len(self.timers)
+                or self.refs > 0 or not self.inbox.empty() or self.interrupt.is_set()
+                or phase.error is not None):
+            return 0
+        phase.fn_done = True
+        self._end_phase()
+        return self._next()
+
     def _apply(self, ops: list[Any]) -> None:
         phase = self.phase
         for op in ops:
@@ -259,11 +280,8 @@ class VU:
             if not failing:
                 tid = self.timers.pop_due(now)
                 if tid is not None:
-                    return [1, tid, self.timers.is_interval(tid)]
-            try:
-                item = self.inbox.get_nowait()
-            except queue.Empty:
-                item = None
+                    return [1, tid, 1 if self.timers.is_interval(tid) else 0]
+            item = None if self.inbox.empty() else self.inbox.get_nowait()
             if item is not None:
                 cmd = self._handle(item)
                 if cmd is not None:
@@ -344,7 +362,6 @@ class VU:
         self.interrupt.clear()
         if self.controller is not None:
             self.controller.phase_done(self, phase)
-        phase.done.set()
         return [5]
 
     # ---- lifecycle helpers -------------------------------------------------------------

@@ -273,10 +273,19 @@
     }
     if (r !== null && typeof r === 'object' && typeof r.then === 'function') {
       r.then((v) => { if (!K.failing) finishPhase(kind, v); }, (e) => fail(e, true));
+    } else if (kind === 'iter' && ops.length === 0 && !K.failing) {
+      // Fast path: nothing scheduled, so Python may end this iteration and hand out the
+      // next one in a single call (0 = not that simple after all: use the normal loop).
+      const s = samples.length ? samples : null;
+      if (s) samples = [];
+      const next = host('N', s);
+      if (next === 0) ops.push(['D', null]);
+      else pendingCmd = next;
     } else {
       finishPhase(kind, r);
     }
   }
+  let pendingCmd = null;
 
   function reset() {
     timerFns.clear();
@@ -302,7 +311,8 @@
 
   K.runLoop = async function runLoop() {
     for (;;) {
-      const cmd = poll();
+      let cmd;
+      if (pendingCmd !== null) { cmd = pendingCmd; pendingCmd = null; } else cmd = poll();
       switch (cmd === 0 ? 0 : cmd[0]) {
         case 0:
           await null; // let queued promise jobs run, then poll again
