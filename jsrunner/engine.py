@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import ctypes
 import json
-from importlib import metadata as _metadata
 from collections.abc import Callable
 from typing import Any, Protocol
 
@@ -32,12 +31,10 @@ from dukpy import _dukpy
 
 JSRuntimeError = _dukpy.JSRuntimeError
 
-try:
-    _DUKPY_VERSION = _metadata.version("dukpy")
-except _metadata.PackageNotFoundError:  # pragma: no cover - vendored/odd installs
-    _DUKPY_VERSION = "0.6.?"
-if not _DUKPY_VERSION.startswith("0.6."):
-    raise ImportError(f"jsrunner needs dukpy 0.6.x (its private hooks are version-specific), found {_DUKPY_VERSION}")
+#: the dukpy line these hooks were written against (pinned in pyproject.toml); the
+#: capsule layout is checked at runtime below instead of reading package metadata,
+#: which would cost ~25 ms of start-up
+DUKPY_SERIES = "0.6"
 
 # PyDLL keeps the GIL across the call: releasing it for a 0.2 µs read would invite a
 # thread switch (and the GIL hand-off latency) on every event-loop poll.
@@ -122,6 +119,8 @@ class Engine:
         self._loader = _Loader(modules)
         self._interp = _Interpreter(self._loader)
         struct = (ctypes.c_void_p * 3).from_address(_capsule_pointer(self._interp._ctx, _CAPSULE_NAME))
+        if not struct[0] or not struct[1]:
+            raise ImportError(f"unexpected dukpy context layout: jsrunner needs dukpy {DUKPY_SERIES}.x")
         self._struct = struct
         self._rt = struct[0]
 

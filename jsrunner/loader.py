@@ -13,11 +13,8 @@ import hashlib
 import os
 import re
 import threading
-import urllib.error
 import urllib.parse
-import urllib.request
 from importlib import resources
-from pathlib import Path
 
 from .errors import ModuleNotFound
 
@@ -64,7 +61,7 @@ def bundled_source(folder: str, name: str) -> str:
 
 
 def file_url(path: str | os.PathLike[str]) -> str:
-    return Path(os.path.abspath(path)).as_uri()
+    return "file://" + urllib.parse.quote(os.path.abspath(path))
 
 
 def url_to_path(url: str) -> str:
@@ -157,6 +154,8 @@ class ModuleLoader:
                 return fh.read()
         if not self.allow_remote:
             raise ModuleNotFound(f"remote module {url} is not in the cache and remote imports are disabled")
+        import urllib.error
+        import urllib.request
         try:
             with urllib.request.urlopen(url, timeout=30) as resp:  # noqa: S310 - https only (checked above)
                 text = resp.read().decode("utf-8")
