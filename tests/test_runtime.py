@@ -393,3 +393,17 @@ def test_cli_missing_script_exit_255(tmp_path):
     res = run_cli("run", str(tmp_path / "nope.js"))
     assert res.exit_code == 255
     assert "couldn't be found on local disk" in res.stderr
+
+
+def test_callbacks_that_never_finish_are_stopped_at_duration_plus_graceful_stop(tmp_path):
+    import time
+    t0 = time.monotonic()
+    res = run_script(tmp_path, """
+        export const options = { scenarios: { s: { executor: 'constant-vus', vus: 1, duration: '1s', gracefulStop: '500ms' } } };
+        export default function () { setInterval(() => {}, 10); }
+    """)
+    elapsed = time.monotonic() - t0
+    assert res.exit_code == 0
+    assert 1.4 < elapsed < 4.0
+    assert "No script iterations fully finished, consider making the test duration longer" in res.messages("warning")
+    assert "setInterval 1 was stopped because the VU iteration was interrupted" in res.messages("warning")
