@@ -107,6 +107,8 @@ class VU:
         #: callbacks run when the VU shuts down
         self.on_close: list[Callable[[], None]] = []
         self.binding_state: dict[str, Any] = {}
+        #: position inside a batch of iterations run back to back in JS (k6/execution)
+        self.batch_offset = 0
         self.thread: threading.Thread | None = None
 
     # ---- set-up ------------------------------------------------------------------------
@@ -115,7 +117,8 @@ class VU:
         self.engine = engine
         engine.export("L", self._poll)
         engine.export("F", self._flush)
-        engine.export("N", self._fast_done)
+        engine.export("B", self._batch_done)
+        engine.export("J", self._jobs_before_next)
         bindings.install(self)
         engine.eval(bundled_source("js", "runtime.js"))
         engine.eval("__k6.setVU(dukpy.id); __k6.setEnv(dukpy.env); __k6.throwMode = dukpy.throw; null",
@@ -205,25 +208,56 @@ class VU:
             return [4]
         return self._next()
 
-    def _fast_done(self, samples: list[Any] | None) -> Any:
-        """A synchronous iteration returned without scheduling anything.
+    def _jobs_before_next(self, offset: int) -> int | None:
+        """Asked before each extra iteration of a batch; ``offset`` = its place in it."""
+        engine = self.engine
+        assert engine is not None
+        if engine.jobs_pending() or engine.rejection_pending() or self.interrupt.is_set():
+            return 1
+        self.batch_offset = offset
+        return None
 
-        The common case of a plain ``default`` function: finish it and hand out the next
-        phase in this one host call instead of three polls. Anything unusual (promise
-        jobs queued, a pending rejection, events waiting, an interrupt) answers 0 and the
-        JS side falls back to the ordinary loop, which handles it exactly.
+    def _batch_done(self, samples: list[Any] | None, timings: list[list[float]],
+                    ongoing: float | None) -> Any:
+        """Simple synchronous iterations finished inside JS (see runIterations in runtime.js).
+
+        ``timings`` are ``[start, end]`` (monotonic ms) of iterations that returned without
+        scheduling anything, the first being the current phase; ``ongoing`` is the start of
+        one that did schedule something and now continues on the ordinary loop. The last
+        finished one is not over if promise jobs (or events) are still pending: it then
+        continues on the loop too. Anything unusual answers 0 and the JS side falls back
+        to the ordinary loop, which handles it exactly.
         """
         if samples:
             self.ctx.sample_sink(self, samples)
         engine = self.engine
         assert engine is not None
         phase = self.phase
-        if (phase is None or engine.jobs_pending() or engine.rejection_pending() or len(self.timers)
-                or self.refs > 0 or not self.inbox.empty() or self.interrupt.is_set()
-                or phase.error is not None):
+        assert phase is not None
+        self.batch_offset = 0
+        converted = None
+        if ongoing is None and (engine.jobs_pending() or engine.rejection_pending() or len(self.timers)
+                                or self.refs > 0 or not self.inbox.empty() or self.interrupt.is_set()
+                                or phase.error is not None):
+            converted = timings.pop()
+        continuing: float | None = ongoing if ongoing is not None else (converted[0] if converted else None)
+        finish = getattr(self.controller, "finish_batch", None)
+        if not timings:
+            # the first iteration itself is still running (only promise jobs/events left)
+            phase.fn_done = True
             return 0
-        phase.fn_done = True
-        self._end_phase()
+        phase.started, phase.ended = timings[0]
+        extra = timings[1:]
+        self._end_phase(keep_times=True)
+        self.iteration_count = phase.iteration + len(timings)
+        nxt = finish(self, phase, extra, continuing) if finish is not None else None
+        if continuing is not None and nxt is not None:
+            nxt.started = continuing
+            if converted is not None:
+                nxt.fn_done = True
+            self.phase = nxt
+            self.iteration_count = nxt.iteration + 1
+            return 0
         return self._next()
 
     def _apply(self, ops: list[Any]) -> None:
@@ -321,9 +355,13 @@ class VU:
             self._sent_data_json = phase.data_json
         if phase.kind == "summary":
             data = phase.data_json
+        extra, deadline = 0, 0.0
         if phase.kind == "iter":
             self.iteration_count = phase.iteration + 1
-        return [3, phase.kind, phase.fn, phase.iteration, data, phase.env, phase.tags]
+            grant = getattr(self.controller, "grant_batch", None)
+            if grant is not None:
+                extra, deadline = grant(self, phase)
+        return [3, phase.kind, phase.fn, phase.iteration, data, phase.env, phase.tags, extra, deadline]
 
     def _fail(self, text: str, in_promise: bool = False) -> None:
         phase = self.phase
@@ -353,10 +391,11 @@ class VU:
                 self.logger.debug(f"binding interrupt failed: {exc}")
         self.refs = 0
 
-    def _end_phase(self) -> list[Any]:
+    def _end_phase(self, keep_times: bool = False) -> list[Any]:
         phase = self.phase
         assert phase is not None
-        phase.ended = mono_ms()
+        if not keep_times:
+            phase.ended = mono_ms()
         self.phase = None
         self.refs = 0
         self.interrupt.clear()

@@ -31,6 +31,15 @@
   }
   K.goError = goError;
 
+  // Location prefixes of shim frames that k6 would not show (a shim dispatching callbacks
+  // registers its module ids here, e.g. '(k6/websockets:').
+  K.hiddenFrames = [];
+  function hiddenFrame(line) {
+    const h = K.hiddenFrames;
+    for (let i = 0; i < h.length; i++) if (line.indexOf(h[i]) !== -1) return true;
+    return false;
+  }
+
   function frames(stack) {
     if (typeof stack !== 'string') return '';
     let out = '';
@@ -38,6 +47,7 @@
       const line = raw.trim();
       if (!line.startsWith('at ')) continue;
       if (line.indexOf('jsrunner:') !== -1 || line.indexOf('<dukpy>') !== -1) continue; // our own shims
+      if (hiddenFrame(line)) continue;
       let body = line.slice(3);
       const m = /^<anonymous> \((.*)\)$/.exec(body) || /^<eval> \((.*)\)$/.exec(body);
       if (m) body = m[1];
@@ -264,6 +274,7 @@
     if (typeof fn !== 'function') { ops.push(['D', null]); return; }
     let arg = K.data;
     if (kind === 'summary') arg = JSON.parse(cmd[4]);
+    if (kind === 'iter') { runIterations(fn, arg, cmd); return; }
     let r;
     try {
       r = kind === 'setup' ? fn() : fn(arg);
@@ -273,17 +284,55 @@
     }
     if (r !== null && typeof r === 'object' && typeof r.then === 'function') {
       r.then((v) => { if (!K.failing) finishPhase(kind, v); }, (e) => fail(e, true));
-    } else if (kind === 'iter' && ops.length === 0 && !K.failing) {
-      // Fast path: nothing scheduled, so Python may end this iteration and hand out the
-      // next one in a single call (0 = not that simple after all: use the normal loop).
-      const s = samples.length ? samples : null;
-      if (s) samples = [];
-      const next = host('N', s);
-      if (next === 0) ops.push(['D', null]);
-      else pendingCmd = next;
     } else {
       finishPhase(kind, r);
     }
+  }
+
+  // One iteration; true when it finished synchronously and scheduled nothing (no timer,
+  // socket, promise or error): the only kind that may be finished without the loop.
+  function callIteration(fn, arg) {
+    let r;
+    try {
+      r = fn(arg);
+    } catch (e) {
+      fail(e, false);
+      return false;
+    }
+    if (r !== null && typeof r === 'object' && typeof r.then === 'function') {
+      r.then(() => { if (!K.failing) ops.push(['D', null]); }, (e) => fail(e, true));
+      return false;
+    }
+    if (ops.length === 0 && !K.failing) return true;
+    ops.push(['D', null]);
+    return false;
+  }
+
+  // Runs the iteration and, when the executor granted more (cmd[7] iterations until the
+  // monotonic deadline cmd[8]), further simple iterations back to back. Before each extra
+  // iteration call_python('J') reports whether promise jobs are still queued, so the
+  // previous iteration really is over (microtasks included). One 'B' call then hands
+  // the timings to Python, which also gets any iteration still in progress.
+  function runIterations(fn, arg, cmd) {
+    const grant = cmd[7] | 0;
+    const deadline = cmd[8] || 0;
+    let t0 = clock();
+    if (!callIteration(fn, arg)) return;
+    const timings = [[t0, clock()]];
+    let ongoing = null;
+    for (let k = 1; k <= grant; k++) {
+      if (host('J', k)) break;
+      if (deadline && clock() >= deadline) break;
+      iterCounter++;
+      globalThis.__ITER = iterCounter;
+      t0 = clock();
+      if (callIteration(fn, arg)) timings.push([t0, clock()]);
+      else { ongoing = t0; break; }
+    }
+    const s = samples.length ? samples : null;
+    if (s) samples = [];
+    const next = host('B', s, timings, ongoing);
+    if (next !== 0) pendingCmd = next;
   }
   let pendingCmd = null;
 
