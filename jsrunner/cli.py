@@ -154,19 +154,37 @@ def _with_server(fn) -> int:  # type: ignore[no-untyped-def]
 
 
 def _serve(args: argparse.Namespace) -> int:
-    from .testserver import serve_forever
+    from .testserver import ENDPOINTS, serve_forever
 
-    def ready(url: str) -> None:
-        print(f"jsrunner test server listening on {url}", flush=True)
+    def ready(server) -> None:  # type: ignore[no-untyped-def]
+        print(f"jsrunner test server listening on {server.url}", flush=True)
+        print(f"  (plain HTTP index at {server.http_url}/; Ctrl+C to stop)", file=sys.stderr)
+        for path, what in ENDPOINTS:
+            print(f"  {path:<40} {what}", file=sys.stderr)
+        sys.stderr.flush()
 
-    serve_forever(args.host, args.port, ready)
+    try:
+        serve_forever(args.host, args.port, ready)
+    except OSError as exc:
+        raise JsRunnerError(f"cannot listen on {args.host}:{args.port}: {exc.strerror or exc}") from None
     return 0
 
 
-def _demo(args: argparse.Namespace) -> int:
+def demo_script() -> str:
+    """Path of the bundled chat sample (``jsrunner/samples_bundled/chat.k6.js``)."""
     from importlib import resources
     sample = resources.files("jsrunner").joinpath("samples_bundled", "chat.k6.js")
-    argv = ["run", "--serve", str(sample)]
+    if not sample.is_file():
+        raise JsRunnerError(f"the bundled demo script is missing from this installation: {sample}")
+    return str(sample)
+
+
+def _demo(args: argparse.Namespace) -> int:
+    sample = demo_script()
+    if not args.quiet:
+        print("jsrunner demo: the seed chat example (4 WebSocket chat users per VU on timers) "
+              "against the bundled test server on 127.0.0.1", file=sys.stderr, flush=True)
+    argv = ["run", "--serve", sample]
     if args.duration:
         argv += ["-d", args.duration]
     if args.vus:

@@ -1,0 +1,1 @@
+../jsrunner/samples_bundled/chat.k6.js
