@@ -64,7 +64,7 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--console-output")
     run.add_argument("-w", "--throw", action="store_true")
     run.add_argument("--address", default="", help="ignored (k6 REST API address)")
-    run.add_argument("--workers", type=int, default=None, help="worker processes (default: 1)")
+    run.add_argument("--workers", type=int, default=None, help="worker processes (default: one per core, at most the max VUs; 1 = in-process)")
     run.add_argument("--serve", action="store_true",
                      help="start the bundled test server first and point WS_URL/BASE_URL at it")
 
@@ -134,15 +134,31 @@ def config_from_args(args: argparse.Namespace) -> "RunConfig":
 def _run(args: argparse.Namespace) -> int:
     from .runner import Runner
     cfg = config_from_args(args)
+    workers = args.workers
+    if workers is not None and workers < 1:
+        raise CommandLineError(f"invalid argument \"{workers}\" for \"--workers\" flag: must be at least 1")
+    if workers is None and cfg.out:
+        workers = 1  # outputs need every raw sample: keep them in one process
+    if workers is None and os.environ.get("JSRUNNER_WORKERS", "").isdigit():
+        workers = max(1, int(os.environ["JSRUNNER_WORKERS"]))
+
+    def go(c: "RunConfig") -> int:
+        if workers == 1:
+            return Runner(c).run().exit_code
+        from .coordinator import run_with_workers
+        return run_with_workers(c, workers)  # None: one per core, at most the test's max VUs
+
     if args.serve:
-        return _with_server(lambda url: _run_cfg(cfg, url))
-    return Runner(cfg).run().exit_code
+        return _with_server(lambda url: _run_cfg(cfg, url, go))
+    return go(cfg)
 
 
-def _run_cfg(cfg: "RunConfig", url: str) -> int:
+def _run_cfg(cfg: "RunConfig", url: str, go=None) -> int:  # type: ignore[no-untyped-def]
     from .runner import Runner
     cfg.env.setdefault("WS_URL", url)
     cfg.env.setdefault("BASE_URL", url.replace("ws://", "http://"))
+    if go is not None:
+        return go(cfg)
     return Runner(cfg).run().exit_code
 
 
