@@ -36,7 +36,8 @@ import time
 from functools import partial
 from typing import TYPE_CHECKING, Any
 
-from ..transport import (CloseArgumentError, InvalidStateError, WebSocketConnection, WSState)
+from ..transport import CloseArgumentError, InvalidStateError, WebSocketConnection, WSState
+from ..transport.state import canonical_header_key
 
 if TYPE_CHECKING:
     from ..vu import VU
@@ -252,14 +253,21 @@ class GoURL:
 def go_url_parse(raw: str) -> GoURL:
     """Go's ``url.Parse`` (errors are the inner texts, e.g. ``missing ']' in host``)."""
     u_part, _, frag = raw.partition("#")
-    data = u_part.encode("utf-8", "surrogatepass")
-    url = _parse(data, u_part)
+    try:
+        url = _parse(u_part.encode("utf-8", "surrogatepass"))
+    except URLError as exc:
+        exc.url = u_part
+        raise
     if frag:
-        url.fragment = _unescape(frag.encode("utf-8", "surrogatepass"), _MODE_FRAGMENT).decode("utf-8", "replace")
+        try:
+            url.fragment = _unescape(frag.encode("utf-8", "surrogatepass"), _MODE_FRAGMENT).decode("utf-8", "replace")
+        except URLError as exc:
+            exc.url = raw  # Go reports the whole URL for a bad fragment
+            raise
     return url
 
 
-def _parse(raw: bytes, text: str) -> GoURL:
+def _parse(raw: bytes) -> GoURL:
     if any(b < 0x20 or b == 0x7F for b in raw):
         raise URLError("net/url: invalid control character in URL")
     url = GoURL()
@@ -329,7 +337,7 @@ def check_url(raw: str) -> list[Any]:
         u = go_url_parse(raw)
     except URLError as exc:
         return ["err", f"WebSocket requires valid url, but got {_go_quote(raw)} which resulted in "
-                       f"parse {_go_quote(raw.partition('#')[0] if 'invalid control' not in str(exc) else raw)}: {exc}"]
+                       f"parse {_go_quote(getattr(exc, 'url', raw))}: {exc}"]
     if u.scheme not in ("ws", "wss"):
         return ["err", f"WebSocket requires url with scheme ws or wss, but got {_go_quote(u.scheme)}"]
     if u.fragment:
@@ -343,7 +351,8 @@ def check_url(raw: str) -> list[Any]:
     return ["ok", text, fail]
 
 
-#: Compiled by the shim on first use (``wss.lazy``): Blob internals, UTF-8, Go type names.
+#: Compiled by the shim on first use (``wss.lazy``): params and cookies, Blob internals, UTF-8,
+#: Go type names.
 #: Kept here rather than in js/websockets.js because every VU compiles that module into its
 #: own runtime and QuickJS keeps each function's source next to its bytecode; most scripts
 #: never need these. Errors are returned as strings: the shim throws them, so no frame of
@@ -494,7 +503,52 @@ function toBlob(ab) {
   Object.setPrototypeOf(ab, Blob.prototype);
   return init(ab, '');
 }
-return { make, toBlob, goType };
+// params (websockets.md §1.3): an error text, or {headers, tags, jar, compression}
+function params(p) {
+  const out = { headers: null, tags: null, jar: undefined, compression: null };
+  const t = typeof p;
+  if (p === null || (t !== 'object' && t !== 'string' && t !== 'function')) return out; // numbers: defaults
+  for (const key of Object.keys(p)) {
+    const v = p[key];
+    if (key === 'headers') {
+      if (v !== undefined && v !== null) {
+        const o = Object(v);
+        out.headers = {};
+        for (const k of Object.keys(o)) out.headers[k] = String(o[k]);
+      }
+    } else if (key === 'tags') {
+      if (v !== null && typeof v === 'object' && !Array.isArray(v)) {
+        out.tags = {};
+        for (const k of Object.keys(v)) {
+          try { out.tags[k] = K.tagValue(k, v[k]); } catch (e) { return 'invalid WebSocket tags option: ' + e.message; }
+        }
+      }
+    } else if (key === 'jar') {
+      if (v !== null && typeof v === 'object' && typeof v.cookiesForURL === 'function') out.jar = v;
+    } else if (key === 'compression') {
+      const s = String(v).trim();
+      if (s !== 'deflate') return "unsupported compression algorithm '" + s + "', supported algorithm is 'deflate'";
+      out.compression = s;
+    } else {
+      return "unknown WebSocket's option " + key;
+    }
+  }
+  return out;
+}
+// the Cookie header from an http.CookieJar: cookiesForURL(url) -> {name: [values]}
+function cookies(jar, httpURL) {
+  if (jar === undefined || jar === null || typeof jar.cookiesForURL !== 'function') return null;
+  const all = jar.cookiesForURL(httpURL);
+  if (all === null || typeof all !== 'object') return null;
+  const parts = [];
+  for (const name of Object.keys(all)) {
+    const vals = all[name];
+    if (Array.isArray(vals)) for (const v of vals) parts.push(name + '=' + v);
+    else if (vals !== undefined && vals !== null) parts.push(name + '=' + vals);
+  }
+  return parts.length ? parts.join('; ') : null;
+}
+return { make, toBlob, goType, params, cookies };
 })"""
 
 
@@ -556,7 +610,6 @@ class _Manager:
     def __init__(self, vu: "VU") -> None:
         self.vu = vu
         self.socks: dict[int, Any] = {}
-        self.meta: dict[int, Any] = {}
         self.pending: collections.deque = collections.deque()
         self.scheduled = False
         self.held: list[tuple[int, list]] = []
@@ -637,7 +690,6 @@ class _Manager:
                 batch.append([sid, _ERROR, payload.get("error", "")])
             elif kind == "close":
                 del socks[sid]
-                self.meta.pop(sid, None)
                 self._count_data(conn)
                 batch.append([sid, _CLOSE, payload.get("code"), payload.get("reason") or "",
                               conn.protocol, conn.extensions, max(0, conn.buffered_amount)])
@@ -726,7 +778,6 @@ class _Manager:
 
 def _dedupe_headers(headers: dict[str, str]) -> dict[str, str]:
     """Go's ``http.Header.Set``: one value per canonical name, the last one wins."""
-    from ..transport.state import canonical_header_key
     out: dict[str, str] = {}
     seen: dict[str, str] = {}
     for k, v in headers.items():

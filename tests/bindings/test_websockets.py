@@ -801,3 +801,59 @@ def test_seed_chat_example(tmp_path, fresh_ws_server):
     assert received == sum(1 for line in console if line.startswith("got "))
     chat = sum(1 for line in console if line.startswith("got CHAT_MSG"))
     assert chat > 0 and received >= 8
+
+
+# ------------------------------------------------------------------ more lifetime details
+
+
+def test_messages_after_close_are_dropped_and_not_counted(tmp_path, fresh_ws_server):
+    src = HEAD + f"""
+    export default function () {{
+      const ws = new WebSocket({fresh_ws_server.ws_url(uniq('/flood') + '?count=500&size=8')!r});
+      let n = 0;
+      ws.onmessage = () => {{ n++; if (n === 3) ws.close(); }};
+      ws.onclose = () => out(['closed', n]);
+    }}
+    """
+    res = run_script(tmp_path, src)
+    assert res.errors == [None], res.errors
+    assert res.out == [["closed", 3]]
+    assert counts(res.samples)["ws_msgs_received"] == 3
+    assert counts(res.samples)["ws_msgs_sent"] == 1  # the Close frame
+
+
+def test_setup_async_rejection_and_user_agent_option(tmp_path, fresh_ws_server):
+    path = uniq("/headers")
+    src = HEAD + f"""
+    export const options = {{ iterations: 1, userAgent: 'custom-agent/1.0' }};
+    export function setup() {{
+      const ws = new WebSocket({fresh_ws_server.ws_url(path)!r});
+      ws.onmessage = (e) => {{ console.log('setup ua ' + JSON.parse(e.data).headers['user-agent']); ws.close(); }};
+    }}
+    export default function () {{
+      const ws = new WebSocket({fresh_ws_server.ws_url('/echo')!r});
+      ws.onopen = async () => {{ await null; throw new Error('async boom'); }};
+      ws.onclose = (e) => console.log('closed ' + e.code);
+    }}
+    """
+    res = run_full(tmp_path, src)
+    assert res.exit_code == 0, res.stderr
+    assert res.console == ["setup ua custom-agent/1.0", "closed 1000"]
+    errors = res.messages("error")
+    assert len(errors) == 1 and errors[0].startswith("Uncaught (in promise) Error: async boom")
+
+
+def test_test_abort_in_handler_stops_everything(tmp_path, fresh_ws_server):
+    src = HEAD + f"""
+    import exec from 'k6/execution';
+    export const options = {{ iterations: 3 }};
+    export default function () {{
+      const ws = new WebSocket({fresh_ws_server.ws_url('/echo')!r});
+      ws.onopen = () => {{ console.log('open'); exec.test.abort('stop now'); }};
+      ws.onerror = () => console.log('error must not run');
+      ws.onclose = () => console.log('close must not run');
+    }}
+    """
+    res = run_full(tmp_path, src)
+    assert res.exit_code == 108, res.stderr
+    assert res.console == ["open"]

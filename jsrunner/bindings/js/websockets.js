@@ -2,10 +2,11 @@
 // (shared/spec/websockets.md). Connections live in Python (bindings/websockets.py); their
 // events reach onBatch() in batches through the VU loop (K.on('wss', ...)).
 //
-// Memory: every VU compiles this module into its own runtime, and QuickJS keeps the source
-// text of every function beside its bytecode, so the code is flat (no big nested closures)
-// and the parts most scripts never touch (Blob internals, UTF-8, Go type names for error
-// texts) are compiled on first use from source kept in Python (wss.lazy).
+// Cost per VU: every VU compiles this module into its own runtime (~2 ms for 10 KB here),
+// and QuickJS keeps each function's source text beside its bytecode. So the code is flat
+// (no big nested closures) and what many scripts never touch (params and cookies, Blob
+// internals, UTF-8, Go type names for error texts) is compiled on first use from source kept
+// in Python (wss.lazy).
 const K = globalThis.__k6;
 const host = K.host;
 const goError = K.goError;
@@ -53,6 +54,7 @@ const socks = new Map(); // sid -> socket state S
 const states = new WeakMap(); // ws object -> S (for the shared accessors)
 const EPOCH_OFFSET = Date.now() - K.clock(); // event timestamps: Unix ms with a fraction
 let thrown; // the exception of the last handler that threw (see call())
+const NO_PARAMS = { headers: null, tags: null, jar: undefined, compression: null };
 
 function WebSocket(url, protocols, params) {
   if (url === undefined || url === null) throw goError('WebSocket requires a url');
@@ -63,9 +65,10 @@ function WebSocket(url, protocols, params) {
   let protos = null;
   if (typeof protocols === 'string') protos = [protocols];
   else if (Array.isArray(protocols)) protos = protocols.map(String);
-  const p = checkParams(params);
-  const httpURL = 'http' + href.slice(2);
-  const cookies = parsed[2] ? null : cookieHeader(p.jar, httpURL);
+  const p = params === undefined ? NO_PARAMS : ext().params(params); // returns an error text or the options
+  if (typeof p === 'string') throw goError(p);
+  const cookies = parsed[2] || (p.jar === undefined && typeof K.vuCookieJar !== 'function') ? null
+    : ext().cookies(p.jar === undefined ? K.vuCookieJar() : p.jar, 'http' + href.slice(2));
   const r = host('wss.open', {
     url: href, protocols: protos, headers: p.headers, cookies: cookies, compression: p.compression,
     tags: p.tags ? Object.assign({}, K.tags, p.tags) : K.tags, metadata: K.metadata, fail: parsed[2],
@@ -143,54 +146,6 @@ const ACCESSORS = {
   },
 };
 
-function checkParams(params) {
-  const out = { headers: null, tags: null, jar: undefined, compression: null };
-  const t = typeof params;
-  if (params === null || (t !== 'object' && t !== 'string' && t !== 'function')) return out; // undefined, numbers: defaults
-  for (const key of Object.keys(params)) {
-    const v = params[key];
-    if (key === 'headers') {
-      if (v !== undefined && v !== null) {
-        const o = Object(v);
-        out.headers = {};
-        for (const k of Object.keys(o)) out.headers[k] = String(o[k]);
-      }
-    } else if (key === 'tags') {
-      if (v !== null && typeof v === 'object' && !Array.isArray(v)) {
-        out.tags = {};
-        for (const k of Object.keys(v)) {
-          try { out.tags[k] = K.tagValue(k, v[k]); } catch (e) { throw goError('invalid WebSocket tags option: ' + e.message); }
-        }
-      }
-    } else if (key === 'jar') {
-      if (v !== null && typeof v === 'object' && typeof v.cookiesForURL === 'function') out.jar = v;
-    } else if (key === 'compression') {
-      const s = String(v).trim();
-      if (s !== 'deflate') throw goError("unsupported compression algorithm '" + s + "', supported algorithm is 'deflate'");
-      out.compression = s;
-    } else {
-      throw goError("unknown WebSocket's option " + key);
-    }
-  }
-  return out;
-}
-
-// The Cookie header from an http.CookieJar (cookiesForURL(url) -> {name: [values]}): params.jar,
-// else the VU's current jar when the k6/http shim provides K.vuCookieJar().
-function cookieHeader(jar, httpURL) {
-  if (jar === undefined && typeof K.vuCookieJar === 'function') jar = K.vuCookieJar();
-  if (jar === undefined || jar === null || typeof jar.cookiesForURL !== 'function') return null;
-  const all = jar.cookiesForURL(httpURL);
-  if (all === null || typeof all !== 'object') return null;
-  const parts = [];
-  for (const name of Object.keys(all)) {
-    const vals = all[name];
-    if (Array.isArray(vals)) for (const v of vals) parts.push(name + '=' + v);
-    else if (vals !== undefined && vals !== null) parts.push(name + '=' + vals);
-  }
-  return parts.length ? parts.join('; ') : null;
-}
-
 function addListener(S, type, handler) {
   if (handler !== undefined && handler !== null && typeof handler !== 'function') {
     let s;
@@ -241,6 +196,7 @@ function call(fn, ev) {
     if (r !== null && typeof r === 'object' && typeof r.then === 'function') r.then(undefined, rejected);
     return false;
   } catch (e) {
+    if (e === K.abortSignal) throw e; // exec.test.abort(): nothing more runs
     thrown = e;
     return true;
   }
