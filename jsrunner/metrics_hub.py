@@ -75,7 +75,7 @@ class MetricsHub:
                     out.append((name, wall0 + int((t - mono0) * 1_000_000), float(value), tags, meta))
             self.engine.ingest(out)
             for writer in self.outputs:
-                writer.write(out, self.registry)
+                writer.write(out)
 
     # ---- lifecycle ---------------------------------------------------------------------
     def configure(self, plan: "Plan") -> None:
