@@ -51,6 +51,7 @@ def _spec(c: Any) -> ScenarioSpec:
     s = ScenarioSpec(
         name=c.name, executor=c.executor, exec_fn=c.exec_name, env=dict(c.env or {}), tags=dict(c.tags or {}),
         start_time=to_seconds(c.start_time), graceful_stop=to_seconds(c.graceful_stop),
+        requirements=list(c.requirements()),
     )
     ex = c.executor
     if ex in ("shared-iterations", "per-vu-iterations"):
@@ -74,7 +75,10 @@ def _spec(c: Any) -> ScenarioSpec:
 
 
 def build_plan(cfg: "RunConfig", script_options: dict[str, Any], exports: list[str],
-               env: dict[str, str], logger: "Logger") -> Plan:
+               env: dict[str, str], logger: "Logger", environ: dict[str, str] | None = None) -> Plan:
+    """Consolidate the option layers (defaults < ``--config`` < script < ``K6_*`` from
+    ``environ`` (default: the process environment) < CLI), derive and validate the
+    scenarios and map them to executor specs. Raises ConfigError/CommandLineError."""
     if isinstance(script_options, dict) and "__error__" in script_options:
         raise ConfigError(f"could not initialize '{cfg.script}': options are not JSON-serialisable: "
                           f"{script_options['__error__']}")
@@ -85,7 +89,9 @@ def build_plan(cfg: "RunConfig", script_options: dict[str, Any], exports: list[s
     if cfg.config_file:
         config_file = load_config_file(cfg.config_file)
     url = file_url(cfg.script)
-    opts, warnings = consolidate(config_file=config_file, script=script, env=dict(os.environ),
+    if environ is None:
+        environ = dict(os.environ if getattr(cfg, "system_env", None) is None else cfg.system_env)
+    opts, warnings = consolidate(config_file=config_file, script=script, env=environ,
                                  cli=_cli_layer(cfg), script_file=cfg.script, script_url=url,
                                  config_path=cfg.config_file or "")
     configs, more = build_scenarios(opts, exports, script_file=cfg.script, script_url=url)

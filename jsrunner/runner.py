@@ -17,10 +17,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import IO, Any
 
-from . import __version__
 from .errors import ExitCode, JsRunnerError, ScriptError
 from .executors import EXECUTORS, Executor, RunState, ScenarioSpec, VUHost, VUPool
-from .loader import ModuleLoader, file_url
+from .loader import ModuleLoader
 from .log import Logger
 from .metrics_hub import UNSET, MetricsHub
 from .vu import VU, Phase, RunContext, mono_ms
@@ -60,6 +59,8 @@ class RunConfig:
     stdout: IO[str] | None = None
     stderr: IO[str] | None = None
     install_signal_handlers: bool = False
+    #: the process environment (``K6_*`` options, ``__ENV`` system variables); None = os.environ
+    system_env: dict[str, str] | None = None
 
 
 @dataclass
@@ -71,24 +72,52 @@ class RunResult:
 
 
 class Runner:
+    """One run: options pass → plan → VUs → setup → scenarios → teardown → summary.
+
+    ``run()`` never raises for problems of the script or its options: they become the
+    exit code of the returned :class:`RunResult` (and a log line), like k6.
+    """
+
     def __init__(self, cfg: RunConfig) -> None:
         self.cfg = cfg
         self.stdout = cfg.stdout or sys.stdout
         self.logger = make_logger(cfg, cfg.stderr or sys.stderr, self.stdout)
         self.state: RunState | None = None
         self.vus: list[VU] = []
+        self.hosts: dict[int, VUHost] = {}
         self.signal_count = 0
         self.abort_code: int | None = None
         self.abort_message: str | None = None
+        self.abort_fields: dict[str, str] = {}
+        #: where the run is (the progress output shows it): init, setup, run, teardown, done
+        self.phase = "run"
+        self.vus_to_init = 0
+        self.test_end: float | None = None
+        self.progress: Any = None
+        self.summary_data: dict[str, Any] | None = None
+        self._lock = threading.Lock()
+        self._vu_lock = threading.Lock()
+        self._pending_signal: str | None = None
+        self._lifecycle_vu: VU | None = None
+        self._sampler_stop = threading.Event()
+        self._last_abort_check = 0.0
+        self._vus_shut_down = False
 
     # ---- entry -------------------------------------------------------------------------
     def run(self) -> RunResult:
+        # The handlers stay installed after the run, as in k6: a second signal while the
+        # summary is being written still ends the process at once.
+        self._install_signals()
         try:
             code = self._run()
         except JsRunnerError as exc:
             self.logger.error(exc.message, **exc.fields)
             code = exc.exit_code
-        return RunResult(code, getattr(self, "summary_data", None), None, list(self.logger.recent))
+        finally:
+            self._stop_helpers()
+            if not self._vus_shut_down:
+                self._shutdown_vus(timeout=2.0)
+        return RunResult(code, self.summary_data, None, list(self.logger.recent))
 
     def _run(self) -> int:
         cfg = self.cfg
@@ -101,7 +130,8 @@ class Runner:
                 "script and modules so that they're accessible by k6 from inside of the container, see "
                 "https://grafana.com/docs/k6/latest/using-k6/modules/#use-modules-with-docker.",
                 exit_code=ExitCode.FATAL)
-        env = dict(os.environ) if cfg.include_system_env else {}
+        system_env = dict(os.environ if cfg.system_env is None else cfg.system_env)
+        env = dict(system_env) if cfg.include_system_env else {}
         env.update(cfg.env)
         self.env = env
         loader = ModuleLoader(script)
@@ -113,60 +143,92 @@ class Runner:
                          metric_registry=self.hub.registry, throw=cfg.throw)
         self.ctx = ctx
 
-        # 1. options pass
+        # 1. options pass: exported names and options, then the plan (all config errors here)
         probe = VU(0, ctx)
-        probe.initialise()
+        aborted: list[str] = []
+        ctx.state = _ProbeState(lambda text, vu: aborted.append(text))
+        try:
+            probe.initialise()
+        except ScriptError:
+            if aborted:  # exec.test.abort() in the options pass
+                raise JsRunnerError(f"could not initialize '{script}': could not load JS test "
+                                    f"'{loader.main_id}': {aborted[0]}", exit_code=ExitCode.SCRIPT_ABORTED) from None
+            raise
+        finally:
+            ctx.state = None
         probe.close()
         exports = probe.exports
         if not exports:
             raise JsRunnerError(
                 f"could not initialize '{script}': could not load JS test '{loader.main_id}': no exported functions in script",
                 exit_code=ExitCode.FATAL)
-        from .plan import plan_run
-        plan = plan_run(cfg, probe.script_options or {}, exports, env, self.logger)
+        from .planning import build_plan
+        plan = build_plan(cfg, probe.script_options or {}, exports, env, self.logger, environ=system_env)
         self.plan = plan
         ctx.options = plan.options_view
         self.hub.configure(plan)
         state = RunState(env, plan.global_tags)
         state.warn = lambda msg, **fields: self.logger.warning(msg, **fields)
+        state.error = lambda msg, **fields: self.logger.error(msg, **fields)
         state.iteration_hook = self._iteration_done
+        state.on_abort = self._script_abort
         self.state = state
         ctx.state = state
 
+        self._setup_console()
         if not cfg.quiet:
             self.stdout.write(plan.banner(script, cfg))
             self.stdout.flush()
+            self.progress.start()
 
-        # 2. VUs
-        pool = VUPool(self._new_vu)
-        self.pool = pool
-        hosts: dict[int, VUHost] = {}
-        self.hosts = hosts
-        for _ in range(plan.max_vus):
-            pool.add(self._new_vu())
-        self._install_signals()
+        # 2. VUs: the most the plan ever needs at once (arrival rates add theirs on demand)
+        self.phase = "init"
+        self.pool = VUPool(self._new_vu, unplanned_new=True)
+        self.vus_to_init = planned_vus(plan)
+        for _ in range(self.vus_to_init):
+            if self._control():
+                break
+            try:
+                self.pool.add(self._new_vu())
+            except ScriptError as exc:
+                if not exc.message.startswith("\0abort") and self.abort_code != ExitCode.SCRIPT_ABORTED:
+                    raise
+                # exec.test.abort() in a VU's init code: recorded by the abort hook (k6 then
+                # still prints the summary and exits 108)
+                self.abort_fields = {"hint": f"error while initializing VU #{len(self.vus)}"}
+                break
 
-        # 3. setup
-        setup_ok = True
-        if "setup" in exports and not plan.no_setup:
-            setup_ok = self._lifecycle("setup", plan.setup_timeout)
-        # 4. scenarios
+        # 3. setup → scenarios → teardown; the test clock runs from here (k6 MarkStarted)
+        state.test_start = time.monotonic()
+        self.hub.test_started()
+        self._start_sampler()
+        setup_ok = self.abort_code is None
+        if setup_ok and not plan.no_setup:
+            self.phase = "setup"
+            if "setup" in exports:
+                setup_ok = self._lifecycle("setup", plan.setup_timeout)
         if setup_ok and self.abort_code is None:
+            self.phase = "run"
             self._run_scenarios(plan.scenarios)
-        # 5. teardown
-        if setup_ok and "teardown" in exports and not plan.no_teardown and self.abort_code in (None, ExitCode.SCRIPT_ABORTED, ExitCode.EXTERNAL_ABORT, ExitCode.THRESHOLDS_FAILED):
-            if not (self.abort_code == ExitCode.SCRIPT_ABORTED and getattr(self, "abort_in_setup", False)):
+        if setup_ok and not plan.no_teardown:
+            self.phase = "teardown"
+            if "teardown" in exports:
                 self._lifecycle("teardown", plan.teardown_timeout)
+        self.test_end = time.monotonic()
+        self.test_duration = self.test_end - state.test_start
+        self.hub.test_ended(self.test_duration)
+        self.phase = "done"
+        self._stop_helpers()
         self._shutdown_vus()
         self.hub.stop()
-        # 6. summary and thresholds
-        code = self._finish(exports)
-        return code
+        # 4. summary and thresholds
+        return self._finish(exports)
 
     def _new_vu(self) -> VU:
-        vu_id = len(self.vus) + 1
-        vu = VU(vu_id, self.ctx)
-        self.vus.append(vu)
+        with self._vu_lock:
+            vu_id = len(self.vus) + 1
+            vu = VU(vu_id, self.ctx)
+            self.vus.append(vu)
         vu.initialise()
         host = VUHost(vu)
         self.hosts[vu.id] = host
@@ -176,38 +238,86 @@ class Runner:
                 self.state.vus_initialised += 1
         return vu
 
+    # ---- helpers running beside the test -----------------------------------------------
+    def _setup_console(self) -> None:
+        """stdout/stderr writers like k6's: on a terminal each line ends with an erase code
+        and, with the progress block shown, the block is drawn again after other output."""
+        from .progress import ProgressPrinter, console_stream
+        if self.cfg.quiet:
+            self.stdout = console_stream(self.stdout)  # type: ignore[assignment]
+            self.logger.stream = console_stream(self.logger.stream)  # type: ignore[assignment]
+        else:
+            printer = ProgressPrinter(self, self.stdout, no_color=self.cfg.no_color)
+            self.progress = printer
+            self.stdout = printer.wrap(self.stdout)  # type: ignore[assignment]
+            self.logger.stream = printer.wrap(self.logger.stream)  # type: ignore[assignment]
+        self.hub.stdout = self.stdout
+
+    def _start_sampler(self) -> None:
+        """``vus`` and ``vus_max`` every second, from the test start (k6 emitVUsAndVUsMax)."""
+        state, hub, tags = self.state, self.hub, dict(self.plan.global_tags)
+        assert state is not None
+
+        def loop() -> None:
+            while not self._sampler_stop.wait(1.0):
+                now = mono_ms()
+                hub.emit_now("vus", state.vus_active, tags, now)
+                hub.emit_now("vus_max", state.vus_initialised, tags, now)
+
+        threading.Thread(target=loop, name="vus-sampler", daemon=True).start()
+
+    def _stop_helpers(self) -> None:
+        self._sampler_stop.set()
+        if self.progress is not None:
+            self.progress.stop()
+
     # ---- lifecycle functions -----------------------------------------------------------
     def _lifecycle(self, kind: str, timeout: float) -> bool:
+        """Run ``setup()`` or ``teardown()`` in a fresh runtime; False if the run must stop."""
+        assert self.state is not None
         vu = VU(0, self.ctx)
         vu.initialise()
         tags = dict(self.plan.global_tags, group=f"::{kind}")
         phase = Phase(kind, fn=kind, data_json=self.state.setup_json if kind == "teardown" else None,
                       env=self.env, tags=tags)
         t = threading.Thread(target=vu.run_phase, args=(phase,), name=kind, daemon=True)
+        self._lifecycle_vu = vu
+        deadline = time.monotonic() + timeout
         t.start()
-        t.join(timeout)
-        if t.is_alive():
-            vu.interrupt.set()
+        timed_out = False
+        while t.is_alive():
+            t.join(min(0.1, max(0.0, deadline - time.monotonic())))
+            # a signal interrupts setup() (k6 runs it with the run context), not teardown()
+            if self._control() and kind == "setup":
+                vu.interrupt.set()
+                vu.wake()
+            if t.is_alive() and time.monotonic() >= deadline:
+                timed_out = True
+                break
+        if timed_out:
+            vu.interrupt.set()  # pending timers are dropped with their warnings
             vu.wake()
-            t.join(5)
-            name = "setup" if kind == "setup" else "teardown"
-            self.abort_code = ExitCode.SETUP_TIMEOUT if kind == "setup" else ExitCode.TEARDOWN_TIMEOUT
-            self.logger.error(f"{name}() execution timed out after {fmt_seconds(timeout)} seconds",
-                              hint=f"You can increase the time limit via the {name}Timeout option")
-            vu.close()
-            return False
+            t.join(2.0)
+        self._lifecycle_vu = None
         vu.close()
+        self._emit_trail(tags, phase.ended or mono_ms(), vu.data_sent, vu.data_received)
+        if timed_out:
+            code = ExitCode.SETUP_TIMEOUT if kind == "setup" else ExitCode.TEARDOWN_TIMEOUT
+            self._set_abort(code, f"{kind}() execution timed out after {fmt_seconds(timeout)} seconds",
+                            hint=f"You can increase the time limit via the {kind}Timeout option")
+            return False
         if phase.error is not None:
             if phase.error.startswith("\0abort"):
-                self.abort_in_setup = kind == "setup"
-                return False
+                return False  # the message was recorded by exec.test.abort()
             if phase.error.startswith("\0fatal:"):
-                self.abort_code = ExitCode.FATAL
-                self.logger.error(phase.error[len("\0fatal:"):])
+                self._set_abort(ExitCode.FATAL, phase.error[len("\0fatal:"):])
                 return False
-            self.abort_code = ExitCode.SCRIPT_EXCEPTION
-            self.logger.error(phase.error, hint="script exception")
+            # the run error: logged at the very end, after the summary (k6)
+            if not self._set_abort(ExitCode.SCRIPT_EXCEPTION, phase.error, hint="script exception"):
+                self.logger.error(phase.error, hint="script exception")
             return False
+        if phase.interrupted:
+            return False  # stopped by a signal
         if kind == "setup":
             self.state.setup_json = phase.result if phase.result is not None else "null"
             if phase.result is not None:
@@ -216,36 +326,42 @@ class Runner:
 
     # ---- scenarios ---------------------------------------------------------------------
     def _run_scenarios(self, specs: list[ScenarioSpec]) -> None:
+        """Run every scenario (each executor in its own thread) until all are done."""
         state = self.state
         assert state is not None
-        state.test_start = time.monotonic()
-        self.hub.test_started()
         executors: list[Executor] = []
         for spec in specs:
-            cls = EXECUTORS[spec.executor]
-            ex = cls(spec, state, self.pool, self.hosts)
-            if hasattr(ex, "dropped_hook"):
-                ex.dropped_hook = self._dropped  # type: ignore[attr-defined]
+            ex = EXECUTORS[spec.executor](spec, state, self.pool, self.hosts)
+            ex.dropped_hook = self._dropped
             executors.append(ex)
         state.executors = executors
-        threads = [threading.Thread(target=ex.run, name=f"scenario-{ex.spec.name}", daemon=True) for ex in executors]
-        progress = None
-        if not self.cfg.quiet:
-            from .progress import ProgressPrinter
-            progress = ProgressPrinter(self, executors, self.stdout)
-            progress.start()
-        self.hub.start_vus_sampler(state, self.plan.max_vus)
+        all_done = threading.Event()
+        left = [len(executors)]
+        left_lock = threading.Lock()
+
+        def run(ex: Executor) -> None:
+            try:
+                ex.run()
+            finally:
+                with left_lock:
+                    left[0] -= 1
+                    if left[0] <= 0:
+                        all_done.set()
+
+        threads = [threading.Thread(target=run, args=(ex,), name=f"scenario-{ex.spec.name}", daemon=True)
+                   for ex in executors]
+        if not threads:
+            all_done.set()
         for t in threads:
             t.start()
+        if state.stopping.is_set():  # stopped while the executors were being created
+            for ex in executors:
+                ex.abort()
+        while not all_done.wait(0.1):
+            self._control()
+            self._check_thresholds_abort()
         for t in threads:
-            while t.is_alive():
-                t.join(0.1)
-                self._check_thresholds_abort()
-        self.test_duration = time.monotonic() - state.test_start
-        self.hub.test_ended(self.test_duration)
-        if progress is not None:
-            progress.stop()
-            self.progress = progress
+            t.join()
 
     def _dropped(self, ex: Executor) -> None:
         self.hub.emit_now("dropped_iterations", 1, dict(ex.tags))
@@ -257,63 +373,116 @@ class Runner:
             if not phase.error_in_promise:
                 fields["source"] = "stacktrace"
             self.logger.error(err, **fields)
-        if phase.interrupted:
-            return
         tags = dict(phase.scenario.tags, group="")
+        if phase.interrupted and not (err or "").startswith("\0abort"):
+            # cut off: only the network trail (the aborting iteration still counts in full)
+            self._emit_trail(tags, phase.ended, vu.data_sent, vu.data_received)
+            return
         self.hub.iteration_samples(tags, phase.started, phase.ended, vu.data_sent, vu.data_received)
+
+    def _emit_trail(self, tags: dict[str, str], end_ms: float, sent: int, received: int) -> None:
+        """``data_sent``/``data_received`` of a run of JS code that is not a full iteration
+        (k6 emits them for interrupted iterations and for setup/teardown too)."""
+        self.hub.sink(None, [["data_sent", sent, tags, end_ms, None],  # type: ignore[arg-type]
+                             ["data_received", received, tags, end_ms, None]])
 
     def _check_thresholds_abort(self) -> None:
         if self.plan.no_thresholds or self.abort_code is not None:
             return
-        if time.monotonic() - getattr(self, "_last_abort_check", 0.0) < 2.0:
+        if time.monotonic() - self._last_abort_check < 2.0:
             return
         self._last_abort_check = time.monotonic()
         crossed = self.hub.abort_check()
         if crossed:
-            self.abort_code = ExitCode.THRESHOLDS_FAILED
-            self.abort_message = (f"thresholds on metrics '{', '.join(crossed)}' were crossed; at least one has "
-                                  "abortOnFail enabled, stopping test prematurely")
+            self._set_abort(ExitCode.THRESHOLDS_FAILED,
+                            f"thresholds on metrics '{', '.join(crossed)}' were crossed; at least one has "
+                            "abortOnFail enabled, stopping test prematurely")
             self.request_stop()
 
+    # ---- stopping ----------------------------------------------------------------------
+    def _set_abort(self, code: int, message: str | None, **fields: str) -> bool:
+        """Record why the run stops (the first reason wins, like k6); True if it was the first."""
+        with self._lock:
+            if self.abort_code is not None:
+                return False
+            self.abort_code = code
+            self.abort_message = message
+            self.abort_fields = dict(fields)
+            return True
+
+    def _script_abort(self, text: str, vu: VU) -> None:
+        """``exec.test.abort()`` (any thread): stop the test, interrupt the other VUs."""
+        self._set_abort(ExitCode.SCRIPT_ABORTED, text)
+        self.request_stop()
+
     def request_stop(self) -> None:
-        if self.state is not None:
-            self.state.stopping.set()
-            for ex in self.state.executors:
-                ex.stop_starting()
+        """Stop the test: no new iterations, running ones interrupted (k6 cancels the run
+        context on abort, on a signal and on an abortOnFail threshold)."""
+        state = self.state
+        if state is None:
+            return
+        state.stopping.set()
+        for ex in list(state.executors):
+            abort = getattr(ex, "abort", None)
+            if abort is not None:
+                abort()
+        vu = self._lifecycle_vu
+        if vu is not None and self.phase == "setup":
+            vu.interrupt.set()
+            vu.wake()
+
+    def _control(self) -> bool:
+        """Act on a pending signal (on the main thread); True if the test is stopping."""
+        with self._lock:
+            name, self._pending_signal = self._pending_signal, None
+        if name is not None:
+            self._set_abort(ExitCode.EXTERNAL_ABORT,
+                            f"test run was aborted because k6 received a '{name}' signal")
+            self.request_stop()
+        return self.abort_code is not None or (self.state is not None and self.state.stopping.is_set())
 
     # ---- signals -----------------------------------------------------------------------
-    def _install_signals(self) -> None:
+    def _install_signals(self) -> dict[int, Any] | None:
         if not self.cfg.install_signal_handlers or threading.current_thread() is not threading.main_thread():
+            return None
+        old = {}
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            old[sig] = signal.getsignal(sig)
+            signal.signal(sig, self._on_signal)
+        return old
+
+    def _on_signal(self, signum: int, frame: Any) -> None:
+        """First SIGINT/SIGTERM: stop gracefully (teardown and summary still run, exit 105).
+        Second: exit at once."""
+        name = "interrupt" if signum == signal.SIGINT else "terminated"
+        self.signal_count += 1
+        if self.signal_count == 1:
+            # acted on outside the handler (it may have interrupted code holding a lock)
+            self._pending_signal = name
+            threading.Thread(target=self._control, name="signal", daemon=True).start()
             return
-
-        def handler(signum: int, frame: Any) -> None:
-            self.signal_count += 1
-            name = "interrupt" if signum == signal.SIGINT else "terminated"
-            if self.signal_count == 1:
-                if self.abort_code is None:
-                    self.abort_code = ExitCode.EXTERNAL_ABORT
-                    self.abort_message = f"test run was aborted because k6 received a '{name}' signal"
-                self.logger.info("Stopping k6 in response to signal...", sig=name) if False else None
-                self.request_stop()
-            else:
-                self.logger.error("Aborting k6 in response to signal")
-                if self.state is not None:
-                    self.state.hard_stop.set()
-                    for ex in self.state.executors:
-                        ex.interrupt_running()
-                self._shutdown_vus(timeout=2.0)
-                os._exit(ExitCode.EXTERNAL_ABORT)
-
-        signal.signal(signal.SIGINT, handler)
-        signal.signal(signal.SIGTERM, handler)
+        # Not through the logger: its lock may be held by the code this handler interrupted.
+        try:
+            line = self.logger.format("error", "Aborting k6 in response to signal", {"sig": name})
+            stream = self.logger.stream
+            if stream is not None:
+                stream.write(line + "\n")
+                stream.flush()
+            self.stdout.flush()
+        except Exception:  # noqa: BLE001 - we are leaving anyway
+            pass
+        os._exit(ExitCode.EXTERNAL_ABORT)
 
     def _shutdown_vus(self, timeout: float = 10.0) -> None:
+        """End every VU thread (each closes its sockets on the way out) and wait for them."""
         for vu in self.vus:
             host = self.hosts.get(vu.id)
             if host is not None:
                 host.assignments.put(None)
             vu.stop_all.set()
+            vu.interrupt.set()
             vu.wake()
+        self._vus_shut_down = True
         deadline = time.monotonic() + timeout
         for vu in self.vus:
             if vu.thread is not None:
@@ -337,22 +506,19 @@ class Runner:
         if self.hub.output_error is not None:
             err = self.hub.output_error
             self.logger.error(getattr(err, "message", str(err)))
-        progress = getattr(self, "progress", None)
-        if progress is not None:
-            progress.final()
-        code = ExitCode.OK
+        if self.progress is not None:
+            self.progress.final()
         if self.abort_code is not None:
-            code = self.abort_code
             if self.abort_message:
-                self.logger.error(self.abort_message)
-        if results is not None and results.crossed and code in (ExitCode.OK, ExitCode.THRESHOLDS_FAILED):
-            if self.abort_code != ExitCode.THRESHOLDS_FAILED:
-                self.logger.error(f"thresholds on metrics '{', '.join(results.crossed)}' have been crossed")
-            code = ExitCode.THRESHOLDS_FAILED
-        if code == ExitCode.OK and self.state is not None and getattr(self.state, "marked_failed", False):
+                self.logger.error(self.abort_message, **self.abort_fields)
+            return self.abort_code
+        if self.state is not None and self.state.marked_failed:
             self.logger.error("test run was marked as failed")
-            code = ExitCode.MARKED_AS_FAILED
-        return code
+            return ExitCode.MARKED_AS_FAILED
+        if results is not None and results.crossed:
+            self.logger.error(f"thresholds on metrics '{', '.join(results.crossed)}' have been crossed")
+            return ExitCode.THRESHOLDS_FAILED
+        return ExitCode.OK
 
     def _write_summary(self, data: dict[str, Any], duration: float, result: Any) -> None:
         from .metrics.export import FAILED_SUMMARY_MSG, apply_handle_summary_result
@@ -405,6 +571,29 @@ class Runner:
 
 
 _NO_HANDLE_SUMMARY = object()
+
+
+class _ProbeState:
+    """What k6/execution sees during the options pass: only the abort hook matters."""
+
+    def __init__(self, on_abort: Callable[[str, VU], None]) -> None:
+        self.on_abort = on_abort
+        self.completed = self.interrupted = self.vus_active = self.vus_initialised = 0
+        self.test_start = time.monotonic()
+        self.marked_failed = False
+        self.setup_json = None
+
+
+def planned_vus(plan: Any) -> int:
+    """VUs to initialise before the test: the most the scenarios plan to use at once (k6
+    GetMaxPlannedVUs); arrival-rate VUs beyond ``preAllocatedVUs`` come later, on demand."""
+    from .schedule import combine_plans, max_planned_vus
+    from .durations import from_seconds
+    steps = combine_plans([(from_seconds(s.start_time), s.requirements) for s in plan.scenarios
+                           if s.requirements])
+    if not steps:
+        return plan.max_vus
+    return max_planned_vus(steps)
 
 
 def fmt_seconds(value: float) -> str:

@@ -73,7 +73,8 @@ const exec = {
   },
   test: {
     abort(msg) {
-      const where = K.phase === 'setup' ? '' : callerLocation();
+      // k6 names the caller in an iteration and in a VU's init code, not in setup/teardown
+      const where = K.phase === 'iter' || K.phase === 'init' ? callerLocation() : '';
       let text = 'test aborted';
       if (msg !== undefined) text += ': ' + String(msg);
       if (where) text += ' at ' + where;
@@ -91,5 +92,23 @@ const exec = {
   },
 };
 
-export const vu = undefined;
+// Named exports read through to the getters above on every access (k6 evaluates them
+// when used, not when imported), so `import { vu } from 'k6/execution'` works in a VU.
+function live(get) {
+  return new Proxy({}, {
+    get(_, key) { return get()[key]; },
+    set(_, key, value) { get()[key] = value; return true; },
+    has(_, key) { return key in get(); },
+    ownKeys() { return Reflect.ownKeys(get()); },
+    getOwnPropertyDescriptor(_, key) {
+      const d = Object.getOwnPropertyDescriptor(get(), key);
+      if (d) d.configurable = true;
+      return d;
+    },
+  });
+}
+export const scenario = live(() => exec.scenario);
+export const instance = live(() => exec.instance);
+export const vu = live(() => exec.vu);
+export const test = exec.test;
 export default exec;
