@@ -20,6 +20,9 @@ exist). The exception carries the partial :class:`Result` as ``exc.result``. Eve
 outcome (thresholds crossed, ``exec.test.abort()``, ``exec.test.fail()``, setup timeouts)
 returns a :class:`Result`; ``result.raise_for_status()`` turns a non-zero exit into an
 exception when that is more convenient.
+
+Metrics, checks and thresholds come from the end-of-test summary data, so they are empty
+when the run is told ``no_summary=True``.
 """
 
 from __future__ import annotations

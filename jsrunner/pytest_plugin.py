@@ -114,7 +114,7 @@ class _State:
                 self._server = None
 
     def wanted(self, path: Path) -> bool:
-        if path.resolve() in self.listed:
+        if self.listed and path.resolve() in self.listed:
             return True
         rel = _relpath(path, self.config.rootpath)
         for pattern in self.globs:
