@@ -65,6 +65,8 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("-w", "--throw", action="store_true")
     run.add_argument("--address", default="", help="ignored (k6 REST API address)")
     run.add_argument("--workers", type=int, default=None, help="worker processes (default: one per core, at most the max VUs; 1 = in-process)")
+    run.add_argument("--dask", metavar="SCHEDULER", default=None,
+                     help="run the test on a Dask cluster: a scheduler address (tcp://host:8786) or local[:N]")
     run.add_argument("--serve", action="store_true",
                      help="start the bundled test server first and point WS_URL/BASE_URL at it")
 
@@ -143,6 +145,9 @@ def _run(args: argparse.Namespace) -> int:
         workers = max(1, int(os.environ["JSRUNNER_WORKERS"]))
 
     def go(c: "RunConfig") -> int:
+        if args.dask:
+            from .dask_runner import run_on_dask
+            return run_on_dask(c, args.dask, workers=args.workers)
         if workers == 1:
             return Runner(c).run().exit_code
         from .coordinator import run_with_workers

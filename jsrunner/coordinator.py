@@ -267,6 +267,10 @@ class CoordState:
 class Coordinator(Runner):
     """Runs a test over N worker processes; prints what a single-process run prints."""
 
+    #: segments are local child processes, started early as spares; a subclass running them
+    #: elsewhere (``jsrunner.dask_runner``) sets this False and overrides :meth:`_new_segment`
+    spare_processes = True
+
     def __init__(self, cfg: RunConfig, workers: int | None = None) -> None:
         super().__init__(cfg)
         self.requested_workers = workers
@@ -383,7 +387,7 @@ class Coordinator(Runner):
 
         # 1. options pass (in the lifecycle child); worker processes start meanwhile
         life = self._spawn_lifecycle()
-        if type(self)._run_workers is Coordinator._run_workers:
+        if type(self)._run_workers is Coordinator._run_workers and self.spare_processes:
             k = self.requested_workers or (os.cpu_count() or 1)
             self._spares = [Child(f"spare-{i + 1}", None, self.inbox) for i in range(max(0, min(k, 64)))]
         init = self._wait_for(life, ("init", "fatal"), None)
@@ -555,7 +559,7 @@ class Coordinator(Runner):
                 child.name = f"worker-{k + 1}"
                 child.send(job)
             else:
-                child = Child(f"worker-{k + 1}", job, self.inbox)
+                child = self._new_segment(f"worker-{k + 1}", job)
             self.worker_index[child] = k + 1
             self.workers.append(child)
         self._drop_spares(spares)
@@ -576,6 +580,10 @@ class Coordinator(Runner):
                 p["vus_initialised"] = int(msg.get("vus", 0))
         if self.worker_failed or self.abort_code is not None:
             self._stop_workers()
+
+    def _new_segment(self, name: str, job: dict[str, Any]) -> Child:
+        """Start the segment ``job`` (a Child-like object: ``send``, ``alive``, ``kill``, ...)."""
+        return Child(name, job, self.inbox)
 
     def _run_workers(self, tuples: list[Any], setup_json: str | None) -> None:
         state = self.state
