@@ -461,7 +461,10 @@ class Coordinator(Runner):
             stop_helpers()
         self.hub.stop()
         # 6. summary and thresholds
-        return self._finish(exports)
+        code = self._finish(exports)
+        if self.worker_failed and code in (ExitCode.OK, ExitCode.THRESHOLDS_FAILED, ExitCode.MARKED_AS_FAILED):
+            code = WORKER_DIED
+        return code
 
     def _wait_workers_gone(self, timeout: float) -> None:
         """After a stop before the start: let the workers exit (they never ran)."""
