@@ -37,6 +37,7 @@ from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from ..transport import CloseArgumentError, InvalidStateError, WebSocketConnection, WSState
+from ..transport.hub import current_loop
 from ..transport.state import canonical_header_key
 
 if TYPE_CHECKING:
@@ -641,7 +642,14 @@ class _Manager:
             return
         if not self.scheduled:
             self.scheduled = True
-            self.vu.call_soon(self.deliver)
+            loop = current_loop()
+            if loop is not None:
+                loop.defer(self._wake)  # after the I/O thread's whole batch of ready sockets
+            else:
+                self.vu.call_soon(self.deliver)
+
+    def _wake(self) -> None:
+        self.vu.call_soon(self.deliver)
 
     def on_sample(self, sid: int, metadata: Any, sample: dict) -> None:
         row = [sample["name"], sample["value"], sample["tags"],

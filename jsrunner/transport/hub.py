@@ -42,6 +42,14 @@ class _Timer:
         return self.when < other.when
 
 
+_current = threading.local()
+
+
+def current_loop() -> "IOLoop | None":
+    """The :class:`IOLoop` whose thread is calling, else None."""
+    return getattr(_current, "loop", None)
+
+
 class IOLoop:
     """A selector loop in its own thread.  ``call_soon`` is thread-safe; everything else
     (``register``/``modify``/``unregister``/``call_later``) must run on the loop thread."""
@@ -56,6 +64,7 @@ class IOLoop:
         self._wake_pending = False
         self._timers: list[_Timer] = []
         self._stopping = False
+        self._deferred: list[Callable[[], Any]] = []
         self.thread = threading.Thread(target=self._run, name=name, daemon=True)
         self.thread.start()
 
@@ -79,12 +88,21 @@ class IOLoop:
         self._stopping = True
 
     # -- loop thread only
+    def defer(self, fn: Callable[[], Any]) -> None:
+        """Run ``fn`` once the current loop iteration has handled every ready socket.
+
+        For waking consumers (VU threads): woken one by one in the middle of a batch, they
+        would compete for the GIL with this thread, which releases it on every ``recv``.
+        """
+        self._deferred.append(fn)
+
     def call_later(self, delay: float, fn: Callable, *args: Any) -> _Timer:
         t = _Timer(time.monotonic() + delay, fn, args)
         heapq.heappush(self._timers, t)
         return t
 
     def _run(self) -> None:
+        _current.loop = self
         sel = self.sel
         calls = self._calls
         timers = self._timers
@@ -128,6 +146,13 @@ class IOLoop:
                             t.fn(*t.args)
                         except Exception:  # pragma: no cover
                             log.exception("websocket timer failed")
+            if self._deferred:
+                deferred, self._deferred = self._deferred, []
+                for fn in deferred:
+                    try:
+                        fn()
+                    except Exception:  # pragma: no cover
+                        log.exception("websocket deferred call failed")
             if self._stopping and not calls:
                 break
         try:
