@@ -830,6 +830,8 @@ class WebSocketConnection:
         r = self._resp
         details = {"headers": {k: ", ".join(v) for k, v in r["headers"].items()},
                    "raw_headers": [list(p) for p in r["raw"]]}
+        self._resp = None  # handed over in the open event; not kept for the socket's lifetime
+        self._hs_buf = bytearray()
         ip = self._addr[0] if self._addr and not self._proxy else None
         out: list = []
         with self._lock:
