@@ -10,7 +10,9 @@ child's (and its workers') rusage, RSS the peak of the *sum* over the child's pr
 1. ``rt``    — 1 VU, 1 socket, 20,000 sequential echo round trips (round trips/s);
 2. ``flood`` — 1 VU sends 50,000 messages back to back and counts the echoes (echoes/s);
 3. ``vus``   — N VUs (default 1,000) each keep a socket open 10 s sending one message a
-   second: do all echoes arrive, peak RSS, CPU seconds.
+   second: do all echoes arrive, peak RSS, CPU seconds;
+4. ``base``  — the same N VUs with the same 10 one-second timer ticks but no socket: the cost
+   of the VU runtime itself, for context (what ``vus`` adds on top is the WebSocket part).
 
 k6 is /tmp/k6venv/bin/k6 or ``k6`` on PATH; without it only jsrunner's column is shown.
 Targets (ratios to k6 in the same run): rt ≥ 1.0×, echoes/s ≥ 1.0×, RSS ≤ 0.7×, CPU ≤ 1.5×.
@@ -71,6 +73,17 @@ export default function () {
   ws.onopen = () => { id = setInterval(() => { if (sent < 10) { ws.send('ping ' + sent); sent++; } }, 1000); };
   ws.onmessage = () => { if (++got === 10) { clearInterval(id); ws.close(); } };
   ws.onerror = (e) => console.error(e.error);
+}
+"""
+
+# the same 1000-VU shape without any socket: what the VU runtime itself costs (context)
+BASE = """
+import { setInterval, clearInterval } from 'k6/timers';
+export const options = { scenarios: { s: { executor: 'per-vu-iterations', vus: Number(__ENV.VUS),
+                                           iterations: 1, maxDuration: '90s' } } };
+export default function () {
+  let n = 0;
+  const id = setInterval(() => { if (++n === 10) clearInterval(id); }, 1000);
 }
 """
 
@@ -160,12 +173,13 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--runs", type=int, default=3, help="runs per tool and scenario (median shown)")
     ap.add_argument("--vus", type=int, default=1000)
-    ap.add_argument("--only", default="rt,flood,vus")
+    ap.add_argument("--only", default="rt,flood,vus,base")
+    ap.add_argument("--workers", type=int, default=None, help="pass --workers N to jsrunner")
     args = ap.parse_args()
     only = set(args.only.split(","))
     tmp = tempfile.mkdtemp(prefix="bench-ws-")
     scripts = {}
-    for name, src in (("rt", RT), ("flood", FLOOD), ("vus", MANY)):
+    for name, src in (("rt", RT), ("flood", FLOOD), ("vus", MANY), ("base", BASE)):
         path = os.path.join(tmp, f"{name}.js")
         with open(path, "w") as fh:
             fh.write(src)
@@ -175,10 +189,12 @@ def main() -> int:
     env["PYTHONPATH"] = ROOT + os.pathsep + env.get("PYTHONPATH", "")
     rows: list[tuple[str, str, str, str]] = []
     found = tools()
+    if args.workers is not None:
+        found["jsrunner"] = found["jsrunner"] + [f"--workers={args.workers}"]
     print(f"server {srv.url}; tools: {', '.join(found)}; {args.runs} run(s) each, median", flush=True)
     try:
         results: dict[tuple[str, str], list[dict]] = {}
-        for scen in ("rt", "flood", "vus"):
+        for scen in ("rt", "flood", "vus", "base"):
             if scen not in only:
                 continue
             for _ in range(args.runs):
@@ -214,7 +230,9 @@ def main() -> int:
         for scen, key, label, f in (("rt", "result", "round trips/s (1 VU, 20k sequential)", ",.0f"),
                                     ("flood", "result", "echoes/s (1 VU, 50k back to back)", ",.0f"),
                                     ("vus", "rss_mb", f"peak RSS MB ({args.vus} VUs x 1 socket, 10 s)", ".0f"),
-                                    ("vus", "cpu", f"CPU s ({args.vus} VUs x 1 socket, 10 s)", ".2f")):
+                                    ("vus", "cpu", f"CPU s ({args.vus} VUs x 1 socket, 10 s)", ".2f"),
+                                    ("base", "rss_mb", f"  context: peak RSS MB, same {args.vus} VUs, no socket", ".0f"),
+                                    ("base", "cpu", f"  context: CPU s, same {args.vus} VUs, no socket", ".2f")):
             if scen not in only:
                 continue
             j, k = med(scen, "jsrunner", key), med(scen, "k6", key)

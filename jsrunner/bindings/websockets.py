@@ -4,23 +4,35 @@ The JS shim (``js/websockets.js``) owns the script-visible objects; this module 
 connections (:class:`jsrunner.transport.WebSocketConnection`, driven by the shared
 transport thread) and moves their events to the VU thread:
 
-* the transport calls ``on_event`` from its I/O thread; events are appended to a
-  per-VU deque and one ``vu.call_soon(_deliver)`` is scheduled for the whole backlog;
-* ``_deliver`` runs on the VU thread between two JS callbacks, passes every event
-  through ``conn.accept`` (readyState/bufferedAmount bookkeeping, messages after
-  ``close()`` dropped) and hands the accepted ones to JS as *one* command
-  ``[2, "wss", batch]``; the shim dispatches them in order;
+* the transport calls ``on_event`` from its I/O thread; events are appended to a per-VU
+  deque and one ``vu.call_soon(deliver)`` is scheduled for the whole backlog (from the I/O
+  thread only once it has handled every ready socket: ``IOLoop.defer``);
+* ``deliver`` runs on the VU thread between two JS callbacks, passes every event through
+  ``conn.accept`` (readyState/bufferedAmount bookkeeping, messages after ``close()``
+  dropped, ``ws_msgs_received`` emitted) and hands the accepted ones to JS as *one*
+  command ``[2, "wss", batch]``; the shim dispatches them in order — one poll of the VU
+  loop per batch, never an eval per message;
 * a handler may change what ``accept`` would have said about a later event of the same
-  batch (``close()`` in a ``message`` handler, a handler throwing, the iteration failing):
-  the shim then skips those events and tells us which ones in ``ws.ack``, so that the
-  ``ws_msgs_received`` samples emitted by ``accept`` are only pushed for messages a
-  script really saw (k6 counts a message when it is dispatched).
+  batch (``close()`` in a ``message`` handler, a handler throwing, the iteration
+  failing): the shim skips those events and names them in ``wss.ack``. The
+  ``ws_msgs_received`` samples of a batch are therefore held until the shim acknowledges
+  it (after a skip, or after a batch with a ``close``) or the next batch is prepared,
+  so only messages a script really saw are counted (k6 counts at dispatch);
+* the internal ``sent`` event of a frame that ``send()`` wrote at once (bufferedAmount
+  bookkeeping) waits for the next batch or a read of ``bufferedAmount`` instead of
+  costing a loop turn per send.
 
 Batch items (all arrays, ``sid`` = socket id):
 ``[sid, 0, protocol, extensions]`` open · ``[sid, 1, text, tsMs]`` text message ·
 ``[sid, 2, base64, tsMs]`` binary message · ``[sid, 3, errorText]`` error ·
 ``[sid, 4, code|None, reason, protocol, extensions, bufferedAmount]`` close ·
 ``[sid, 5]`` ping · ``[sid, 6]`` pong.  ``tsMs`` is Unix-epoch milliseconds.
+
+Metrics: transport samples (``time_ns``) become the runtime's ``[name, value, tags,
+monoMs, metadata]`` rows for ``ctx.sample_sink``; tags are the VU's tags at construction
+(scenario, group, user tags) + ``params.tags`` + the transport's system tags. The bytes
+on the wire go to ``vu.data_sent``/``vu.data_received`` (emitted at iteration end) when
+a socket's ``close`` is delivered.
 
 Lifetime (websockets.md §5): ``vu.on_fail`` closes OPEN sockets with 1000 and cancels
 dials (their events are still delivered while the failed iteration drains);
