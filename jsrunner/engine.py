@@ -8,10 +8,23 @@ upgrade has one place to check:
 
 - ``_evaljs_module`` evaluates ES module source, resolving imports through
   ``_normalize_module(base, specifier)`` and ``loader.load(module_id)``.
-- The context capsule points at ``struct {JSRuntime *rt; JSContext *ctx; void *rejection; ...}``;
-  ``JS_IsJobPending(rt)`` (returns a C ``bool``) tells whether promise jobs are queued, and a
-  non-NULL third field means dukpy has recorded an unhandled promise rejection that it
-  would raise when the current eval returns. Both are read, never written.
+- The context capsule points at ``struct {JSRuntime *rt; JSContext *ctx; void *rejection;
+  unsigned long ids[3]; int drain_depth; int unusable}``; ``JS_IsJobPending(rt)`` (returns a
+  C ``bool``) tells whether promise jobs are queued, and a non-NULL third field means dukpy
+  has recorded an unhandled promise rejection that it would raise when the current eval
+  returns. Those are read, never written. ``unusable`` is the one field written: dukpy sets
+  it when a promise job fails uncatchably (our interrupt) while other jobs are queued, and
+  then refuses every later eval; QuickJS itself is fine (the failed job was dequeued), so
+  it is cleared after such an eval failed.
+- ``JS_SetInterruptHandler(rt, cb, NULL)`` replaces dukpy's handler (which only runs
+  ``PyErr_CheckSignals()``) with a ctypes callback, called by QuickJS every ~10,000
+  operations of running JS. It does what dukpy's did (signal handlers run in the
+  callback's Python code on the main thread; an exception they raise interrupts the eval
+  and is re-raised by it) and asks ``set_interrupt_check``'s predicate whether to stop
+  the JS: an iteration stuck in an endless loop is stopped this way. Running Python code
+  there also lets the interpreter hand the GIL to other threads, which a JS loop never
+  does otherwise (dukpy keeps the GIL while JS runs): without it one stuck VU froze every
+  thread of the process, signal handling included.
 
 Why read them at all: a VU's event loop runs inside one long eval and pulls events
 through ``call_python``; to let every microtask chain finish before the next callback it
@@ -41,6 +54,12 @@ DUKPY_SERIES = "0.6"
 _lib = ctypes.PyDLL(_dukpy.__file__)
 _lib.JS_IsJobPending.restype = ctypes.c_bool
 _lib.JS_IsJobPending.argtypes = [ctypes.c_void_p]
+#: int JSInterruptHandler(JSRuntime *rt, void *opaque)
+_INTERRUPT_HANDLER = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.c_void_p, ctypes.c_void_p)
+_lib.JS_SetInterruptHandler.restype = None
+_lib.JS_SetInterruptHandler.argtypes = [ctypes.c_void_p, _INTERRUPT_HANDLER, ctypes.c_void_p]
+#: offset of ``int drain_depth; int unusable`` in dukpy's context struct (3 pointers, 3 longs)
+_FLAGS_OFFSET = 3 * ctypes.sizeof(ctypes.c_void_p) + 3 * ctypes.sizeof(ctypes.c_ulong)
 _capsule_pointer = ctypes.pythonapi.PyCapsule_GetPointer
 _capsule_pointer.restype = ctypes.c_void_p
 _capsule_pointer.argtypes = [ctypes.py_object, ctypes.c_char_p]
@@ -123,6 +142,47 @@ class Engine:
             raise ImportError(f"unexpected dukpy context layout: jsrunner needs dukpy {DUKPY_SERIES}.x")
         self._struct = struct
         self._rt = struct[0]
+        flags = (ctypes.c_int * 2).from_address(ctypes.addressof(struct) + _FLAGS_OFFSET)
+        if flags[0] != 0 or flags[1] != 0:
+            raise ImportError(f"unexpected dukpy context layout: jsrunner needs dukpy {DUKPY_SERIES}.x")
+        self._flags = flags
+        self._check: Callable[[], bool] | None = None
+        #: our interrupt handler stopped the JS (cleared by ``take_interrupted``)
+        self.interrupted = False
+        self._raised: BaseException | None = None
+        self._handler = _INTERRUPT_HANDLER(self._on_interrupt_poll)  # referenced while rt lives
+        _lib.JS_SetInterruptHandler(self._rt, self._handler, None)
+
+    # ---- interrupting running JS -------------------------------------------------------
+    def set_interrupt_check(self, check: Callable[[], bool] | None) -> None:
+        """``check()`` is asked every ~10,000 JS operations; True stops the running JS with
+        an uncatchable ``InternalError: interrupted`` (the eval raises ``JSRuntimeError``)."""
+        self._check = check
+
+    def take_interrupted(self) -> bool:
+        """True (once) if ``check`` stopped the JS since the last call."""
+        fired, self.interrupted = self.interrupted, False
+        return fired
+
+    def _on_interrupt_poll(self, rt: Any, opaque: Any) -> int:
+        try:
+            check = self._check
+            if check is not None and check():
+                self.interrupted = True
+                return 1
+        except BaseException as exc:  # noqa: BLE001 - e.g. KeyboardInterrupt from a signal handler
+            if self._raised is None:
+                self._raised = exc
+            return 1
+        return 0
+
+    def _after_failure(self) -> None:
+        """An eval raised: re-raise what a signal handler raised, keep the context usable."""
+        if self._flags[1] and not self._flags[0]:
+            self._flags[1] = 0
+        raised, self._raised = self._raised, None
+        if raised is not None:
+            raise raised
 
     def export(self, name: str, func: Callable[..., Any]) -> None:
         """Make ``func`` callable from JS as ``call_python(name, ...)`` (JSON in, JSON out)."""
@@ -130,12 +190,20 @@ class Engine:
 
     def eval(self, code: str, **values: Any) -> Any:
         """Evaluate a global script; ``values`` appear as ``dukpy.<name>`` (JSON copies)."""
-        return self._interp.evaljs(code, **values)
+        try:
+            return self._interp.evaljs(code, **values)
+        except JSRuntimeError:
+            self._after_failure()
+            raise
 
     def eval_module(self, code: str, module_id: str) -> Any:
         """Evaluate ES module source as the module ``module_id`` (imports use the loader)."""
         self._loader.error = None
-        return self._interp._evaljs_module(code, module_name=module_id)
+        try:
+            return self._interp._evaljs_module(code, module_name=module_id)
+        except JSRuntimeError:
+            self._after_failure()
+            raise
 
     def take_load_error(self) -> BaseException | None:
         """The first loader/resolver exception of the last module eval, if any."""

@@ -26,6 +26,9 @@ from .log import Logger
 from .timers import TimerQueue
 
 ENTRY_ID = "jsrunner:entry"
+#: how long JS may keep running after its phase was interrupted (duration + gracefulStop
+#: over, a signal, a setup timeout) before it is stopped where it is (an endless loop)
+STUCK_GRACE = 0.25
 
 
 def mono_ms() -> float:
@@ -119,6 +122,8 @@ class VU:
         engine.export("F", self._flush)
         engine.export("B", self._batch_done)
         engine.export("J", self._jobs_before_next)
+        engine.set_interrupt_check(self._stuck)
+        self._stuck_mark: tuple[Any, float] | None = None
         bindings.install(self)
         engine.eval(bundled_source("js", "runtime.js"))
         engine.eval("__k6.setVU(dukpy.id); __k6.setEnv(dukpy.env); __k6.throwMode = dukpy.throw; null",
@@ -158,6 +163,9 @@ class VU:
             try:
                 self.engine.eval("__k6.runLoop(); null")
             except JSRuntimeError as exc:
+                if self.engine.take_interrupted():
+                    self._report_stuck()
+                    continue  # the next poll ends the interrupted phase
                 text = "Uncaught (in promise) " + js_error_text(str(exc))
                 if self.phase is None:
                     self.logger.error(text.rstrip("\n"))
@@ -165,6 +173,41 @@ class VU:
                 self._fail(text, in_promise=True)
                 if until_init:
                     self._exit = True
+
+    def _stuck(self) -> bool:
+        """Asked by the engine while JS runs: stop JS that ignores its interrupt?
+
+        An interrupted phase normally ends at the VU's next poll, within milliseconds.
+        JS that is still running ``STUCK_GRACE`` after the interrupt never polls (an endless
+        loop): it is stopped where it is, like k6 interrupting its runtime.
+        """
+        if not self.interrupt.is_set():
+            return False
+        phase = self.phase
+        if phase is None or phase.kind == "init" or phase.interrupted:
+            return False
+        now = time.monotonic()
+        mark = self._stuck_mark
+        if mark is None or mark[0] is not phase:
+            self._stuck_mark = (phase, now)
+            return False
+        if now - mark[1] < STUCK_GRACE:
+            return False
+        self._stuck_mark = None
+        return True
+
+    def _report_stuck(self) -> None:
+        phase = self.phase
+        if phase is None or phase.kind != "iter":
+            return  # setup()/teardown() timeouts have their own error
+        fields: dict[str, Any] = {}
+        scenario = getattr(phase, "scenario", None)
+        spec = getattr(scenario, "spec", None)
+        if spec is not None:
+            fields = {"executor": spec.executor, "scenario": spec.name}
+        self.logger.error(f"VU stuck: VU {self.id_in_test}'s iteration was still running JavaScript "
+                          f"{int(STUCK_GRACE * 1000)}ms after it was interrupted (an endless loop?); "
+                          "it was stopped there", **fields)
 
     def run_forever(self, controller: Controller) -> None:
         """Run phases handed out by ``controller`` until it returns None."""
@@ -258,6 +301,7 @@ class VU:
             self.phase = nxt
             self.iteration_count = nxt.iteration + 1
             return 0
+        self.iteration_count = phase.iteration + len(timings)
         return self._next()
 
     def _apply(self, ops: list[Any]) -> None:
@@ -432,8 +476,8 @@ def js_error_text(raw: str) -> str:
     for line in lines:
         stripped = line.strip()
         if stripped.startswith("at ") and line.startswith((" ", "\t")):
-            if "jsrunner:" in stripped or "<dukpy>" in stripped:
-                continue
+            if "://" not in stripped or "jsrunner:" in stripped:
+                continue  # our shims and built-in modules (k6 shows no frames for its Go code)
             body = stripped[3:]
             for prefix in ("<anonymous> (", "<eval> ("):
                 if body.startswith(prefix) and body.endswith(")"):

@@ -221,15 +221,16 @@ def apply_handle_summary_result(
             continue
         full = os.path.join(os.fspath(cwd), key)
         try:
-            fh = open(full, "wb")
+            fh = open(full, "wb", buffering=0)  # unbuffered: "after N bytes" counts what was written
         except OSError as e:
             failures.append(f"could not open '{key}': open {key}: {_go_errno_text(e)}")
             continue
         written = 0
         try:
             with fh:
-                fh.write(data)
-                written = len(data)
+                view = memoryview(data)
+                while written < len(data):
+                    written += fh.write(view[written:]) or 0
         except OSError as e:
             failures.append(f"error saving summary to '{key}' after {written} bytes: "
                             f"write {key}: {_go_errno_text(e)}")
