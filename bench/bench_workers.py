@@ -5,7 +5,8 @@
 
 1. ``trivial`` - iterations/s of an empty default function:
    ``k6 run --vus 2 -d 10s`` vs ``jsrunner run --workers 2 --vus 2 -d 10s`` (target ≥ 1.0x k6);
-2. ``chat``    - 50 VUs x 4 sockets in crocochat rooms (one room per VU, a SAY every 200 ms
+2. ``chat``    - 50 VUs x 4 sockets in crocochat rooms (one room per VU, named after
+   ``exec.vu.idInTest`` since ``__VU`` is per worker process; a SAY every 200 ms
    per socket, broadcast to the room, LEAVE after 5 s, again until 20 s are over): CPU
    seconds per received message (target ≤ 1.0x k6) and the share of the server's messages
    that arrived (target ≥ 99.9 %);
@@ -40,15 +41,18 @@ EMPTY = "export default function () {}\n"
 CHAT = """
 import { WebSocket } from 'k6/experimental/websockets';
 import { setTimeout, setInterval, clearInterval } from 'k6/timers';
+import exec from 'k6/execution';
 export const options = {
   scenarios: { chat: { executor: 'constant-vus', vus: Number(__ENV.VUS), duration: __ENV.DURATION,
                        gracefulStop: '15s' } },
 };
 function user(i) {
-  const ws = new WebSocket(`${__ENV.URL}/ws/crocochat/room-${__VU}/`);
+  // idInTest, not __VU: __VU is per process (as in k6 with execution segments)
+  const vu = exec.vu.idInTest;
+  const ws = new WebSocket(`${__ENV.URL}/ws/crocochat/room-${vu}/`);
   let iv = null;
   ws.onopen = () => {
-    ws.send(JSON.stringify({ event: 'SET_NAME', new_name: `u${__VU}-${i}` }));
+    ws.send(JSON.stringify({ event: 'SET_NAME', new_name: `u${vu}-${i}` }));
     iv = setInterval(() => ws.send(JSON.stringify({ event: 'SAY', message: 'hello there' })), 200);
     setTimeout(() => { clearInterval(iv); iv = null; ws.send(JSON.stringify({ event: 'LEAVE' })); }, 5000);
   };

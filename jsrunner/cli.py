@@ -117,6 +117,11 @@ def _print_error(message: str, fields: dict[str, str]) -> None:
     Logger(sys.stderr).error(message, **fields)
 
 
+def _print_warning(message: str) -> None:
+    from .log import Logger
+    Logger(sys.stderr).warning(message)
+
+
 def config_from_args(args: argparse.Namespace) -> "RunConfig":
     from .runner import RunConfig
     include = str(args.include_system_env_vars).lower() not in ("false", "0", "no")
@@ -139,7 +144,9 @@ def _run(args: argparse.Namespace) -> int:
     workers = args.workers
     if workers is not None and workers < 1:
         raise CommandLineError(f"invalid argument \"{workers}\" for \"--workers\" flag: must be at least 1")
-    if workers is None and cfg.out:
+    if cfg.out and workers != 1 and not args.dask:
+        if workers is not None:
+            _print_warning("--out needs every sample in one process: running with --workers 1")
         workers = 1  # outputs need every raw sample: keep them in one process
     if workers is None and os.environ.get("JSRUNNER_WORKERS", "").isdigit():
         workers = max(1, int(os.environ["JSRUNNER_WORKERS"]))
