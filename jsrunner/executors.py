@@ -103,6 +103,8 @@ class RunState:
         self.vus_initialised = 0
         self.progress: dict[str, ScenarioProgress] = {}
         self.iteration_hook: Callable[[VU, Phase], None] | None = None
+        #: iterations a VU finished back to back in JS: (vu, executor, [[start, end], ...])
+        self.batch_hook: Callable[[VU, Any, list[list[float]]], None] | None = None
         self.setup_json: str | None = None
         #: a second Ctrl-C: stop waiting for anything
         self.hard_stop = threading.Event()
@@ -141,6 +143,33 @@ class VUHost:
     def phase_done(self, vu: VU, phase: Phase) -> None:
         if self.current is not None:
             self.current.phase_done(vu, phase)
+
+    def grant_batch(self, vu: VU, phase: Phase) -> tuple[int, float]:
+        if self.current is None or not batching_allowed(vu):
+            return 0, 0.0
+        return self.current.grant_batch(vu, phase)
+
+    def finish_batch(self, vu: VU, first: Phase, extra: list[list[float]],
+                     continuing: float | None, claimed: int) -> Phase | None:
+        if self.current is None:
+            return None
+        return self.current.finish_batch(vu, first, extra, continuing, claimed)
+
+
+#: most iterations a VU may run back to back in JS before it reports to Python, and the
+#: longest such a batch may last: short enough that progress, stop requests and fairness
+#: between VUs (shared-iterations) are unaffected
+BATCH_MAX = 64
+BATCH_BUDGET_MS = 5.0
+
+
+def batching_allowed(vu: VU) -> bool:
+    """Batches are exact only while no script code reads per-iteration state from Python.
+
+    ``k6/execution`` exposes scenario-wide iteration numbers that are assigned when an
+    iteration is booked; with it imported every iteration goes through the executor.
+    """
+    return not vu.ctx.loader.is_loaded("k6/execution")
 
 
 class VUPool:
@@ -425,6 +454,10 @@ class Executor:
             return self._new_phase_locked(vu)
 
     def phase_done(self, vu: VU, phase: Phase) -> None:
+        claim = getattr(phase, "batch_claim", 0)
+        if claim:  # the iteration did not stay simple: its batch never ran
+            phase.batch_claim = 0  # type: ignore[attr-defined]
+            self._return_claims(vu, claim)
         # An iteration that called exec.test.abort() counts in `iterations` (its samples are
         # emitted) but as interrupted in the progress line and exec.instance, as in k6.
         interrupted = phase.interrupted or (phase.error or "").startswith("\0abort")
@@ -448,6 +481,44 @@ class Executor:
 
     def next_phase(self, vu: VU) -> Phase | None:
         raise NotImplementedError
+
+    # ---- batches of simple iterations (see VU._batch_done) -----------------------------
+    def grant_batch(self, vu: VU, phase: Phase) -> tuple[int, float]:
+        """Claim extra iterations ``vu`` may run back to back; (count, mono-ms deadline)."""
+        return 0, 0.0
+
+    def _return_claims(self, vu: VU, unused: int) -> None:
+        """Give back claimed iterations a batch did not use."""
+
+    def _budget(self, end_s: float) -> float:
+        return min(self.start_mono * 1000.0 + end_s * 1000.0, time.monotonic() * 1000.0 + BATCH_BUDGET_MS)
+
+    def finish_batch(self, vu: VU, first: Phase, extra: list[list[float]],
+                     continuing: float | None, claimed: int) -> Phase | None:
+        """Book the batch's extra iterations; return the phase of one still running."""
+        used = len(extra) + (1 if continuing is not None else 0)
+        if claimed > used:
+            self._return_claims(vu, claimed - used)
+        n = len(extra)
+        if n:
+            # booked in bulk: these iterations finished, without errors, inside JS
+            with self.cond:
+                self.scenario_iter += n
+                self.progress.iterations_started += n
+                self.progress.completed += n
+                self.cond.notify_all()
+            name = self.spec.name
+            vu.scenario_iterations[name] = vu.scenario_iterations.get(name, 0) + n
+            vu.iteration_count += n
+            with self.state.lock:
+                self.state.completed += n
+            hook = self.state.batch_hook
+            if hook is not None:
+                hook(vu, self, extra)
+        if continuing is None:
+            return None
+        phase = self.make_phase(vu)
+        return phase
 
     def _may_start(self) -> bool:
         return not self.stopping and not self.aborted and not self.state.stopping.is_set()
@@ -507,6 +578,20 @@ class SharedIterations(Executor):
             self.taken += 1
             return self._new_phase_locked(vu)
 
+    def grant_batch(self, vu: VU, phase: Phase) -> tuple[int, float]:
+        with self.cond:
+            if not self._may_start():
+                return 0, 0.0
+            # a fair share only, so the other VUs keep getting iterations
+            k = min(BATCH_MAX, (self.spec.iterations - self.taken) // max(1, self.spec.vus))
+            self.taken += k
+        phase.batch_claim = k  # type: ignore[attr-defined]
+        return k, self._budget(self.spec.max_duration)
+
+    def _return_claims(self, vu: VU, unused: int) -> None:
+        with self.cond:
+            self.taken -= unused
+
     def fill_snapshot(self, snap: ScenarioSnapshot) -> None:
         snap.vus = self.spec.vus
         snap.iterations_done = self.progress.completed
@@ -533,6 +618,19 @@ class PerVUIterations(Executor):
             self.counts[vu.id] = done + 1
             return self._new_phase_locked(vu)
 
+    def grant_batch(self, vu: VU, phase: Phase) -> tuple[int, float]:
+        with self.cond:
+            if not self._may_start():
+                return 0, 0.0
+            k = min(BATCH_MAX, self.spec.iterations - self.counts.get(vu.id, 0))
+            self.counts[vu.id] = self.counts.get(vu.id, 0) + k
+        phase.batch_claim = k  # type: ignore[attr-defined]
+        return k, self._budget(self.spec.max_duration)
+
+    def _return_claims(self, vu: VU, unused: int) -> None:
+        with self.cond:
+            self.counts[vu.id] -= unused
+
     def fill_snapshot(self, snap: ScenarioSnapshot) -> None:
         snap.vus = self.spec.vus
         snap.iterations_done = self.progress.completed
@@ -556,6 +654,12 @@ class ConstantVUs(Executor):
             if not self._may_start() or self.elapsed() >= self.spec.duration:
                 return None
             return self._new_phase_locked(vu)
+
+    def grant_batch(self, vu: VU, phase: Phase) -> tuple[int, float]:
+        if not self._may_start():
+            return 0, 0.0
+        phase.batch_claim = BATCH_MAX  # type: ignore[attr-defined]
+        return BATCH_MAX, self._budget(self.spec.duration)
 
     def fill_snapshot(self, snap: ScenarioSnapshot) -> None:
         snap.vus = self.spec.vus

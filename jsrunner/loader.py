@@ -108,6 +108,10 @@ class ModuleLoader:
                 f"{spec} was an import from a 'special' url, which are no longer supported, please use the full url instead")
         raise ModuleNotFound(f"The moduleSpecifier \"{spec}\" couldn't be recognised as something k6 supports.")
 
+    def is_loaded(self, module_id: str) -> bool:
+        """Whether any VU has imported ``module_id`` so far."""
+        return module_id in self._sources
+
     # ---- loading -----------------------------------------------------------------------
     def load(self, module_id: str) -> tuple[str, str]:
         with self._lock:

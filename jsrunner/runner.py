@@ -171,6 +171,7 @@ class Runner:
         state.warn = lambda msg, **fields: self.logger.warning(msg, **fields)
         state.error = lambda msg, **fields: self.logger.error(msg, **fields)
         state.iteration_hook = self._iteration_done
+        state.batch_hook = self._batch_done
         state.on_abort = self._script_abort
         self.state = state
         ctx.state = state
@@ -379,6 +380,11 @@ class Runner:
             self._emit_trail(tags, phase.ended, vu.data_sent, vu.data_received)
             return
         self.hub.iteration_samples(tags, phase.started, phase.ended, vu.data_sent, vu.data_received)
+
+    def _batch_done(self, vu: VU, executor: Any, timings: list[list[float]]) -> None:
+        tags = dict(executor.tags, group="")
+        for start, end in timings:
+            self.hub.iteration_samples(tags, start, end, 0, 0)
 
     def _emit_trail(self, tags: dict[str, str], end_ms: float, sent: int, received: int) -> None:
         """``data_sent``/``data_received`` of a run of JS code that is not a full iteration

@@ -291,9 +291,11 @@ class VU:
             return 0
         phase.started, phase.ended = timings[0]
         extra = timings[1:]
+        claimed = getattr(phase, "batch_claim", 0)
+        phase.batch_claim = 0  # type: ignore[attr-defined]  # held across, handed to finish_batch
         self._end_phase(keep_times=True)
-        self.iteration_count = phase.iteration + len(timings)
-        nxt = finish(self, phase, extra, continuing) if finish is not None else None
+        self.iteration_count = phase.iteration + 1
+        nxt = finish(self, phase, extra, continuing, claimed) if finish is not None else None
         if continuing is not None and nxt is not None:
             nxt.started = continuing
             if converted is not None:

@@ -46,7 +46,8 @@
     for (const raw of stack.split('\n')) {
       const line = raw.trim();
       if (!line.startsWith('at ')) continue;
-      if (line.indexOf('jsrunner:') !== -1 || line.indexOf('<dukpy>') !== -1) continue; // our own shims
+      // our own shims and the built-in modules' JS (k6 shows no frames for its Go code)
+      if (line.indexOf('://') === -1 || line.indexOf('jsrunner:') !== -1) continue;
       if (hiddenFrame(line)) continue;
       let body = line.slice(3);
       const m = /^<anonymous> \((.*)\)$/.exec(body) || /^<eval> \((.*)\)$/.exec(body);
