@@ -110,6 +110,7 @@ class VU:
         #: callbacks run when the VU shuts down
         self.on_close: list[Callable[[], None]] = []
         self.binding_state: dict[str, Any] = {}
+        self._tag_sets: dict[int, dict[str, str]] = {0: {}}
         #: position inside a batch of iterations run back to back in JS (k6/execution)
         self.batch_offset = 0
         self.thread: threading.Thread | None = None
@@ -124,6 +125,8 @@ class VU:
         engine.export("J", self._jobs_before_next)
         engine.set_interrupt_check(self._stuck)
         self._stuck_mark: tuple[Any, float] | None = None
+        #: the phase whose JS the interrupt hook stopped (see _stuck)
+        self.stopped_in_js: Phase | None = None
         bindings.install(self)
         engine.eval(bundled_source("js", "runtime.js"))
         engine.eval("__k6.setVU(dukpy.id); __k6.setEnv(dukpy.env); __k6.throwMode = dukpy.throw; null",
@@ -164,6 +167,7 @@ class VU:
                 self.engine.eval("__k6.runLoop(); null")
             except JSRuntimeError as exc:
                 if self.engine.take_interrupted():
+                    self.stopped_in_js = self.phase  # bindings: it stopped mid-callback
                     self._report_stuck()
                     continue  # the next poll ends the interrupted phase
                 text = "Uncaught (in promise) " + js_error_text(str(exc))
@@ -205,9 +209,9 @@ class VU:
         spec = getattr(scenario, "spec", None)
         if spec is not None:
             fields = {"executor": spec.executor, "scenario": spec.name}
-        self.logger.error(f"VU stuck: VU {self.id_in_test}'s iteration was still running JavaScript "
-                          f"{int(STUCK_GRACE * 1000)}ms after it was interrupted (an endless loop?); "
-                          "it was stopped there", **fields)
+        self.logger.error(f"VU stuck: VU {self.id_in_test} did not return to its event loop within "
+                          f"{int(STUCK_GRACE * 1000)}ms of its iteration being interrupted (a long or endless "
+                          "loop); its JavaScript was stopped there", **fields)
 
     def run_forever(self, controller: Controller) -> None:
         """Run phases handed out by ``controller`` until it returns None."""
@@ -232,15 +236,30 @@ class VU:
         self.on_close.clear()
 
     # ---- host functions ----------------------------------------------------------------
+    def _expand(self, samples: list[Any]) -> list[Any]:
+        """Restore the tag sets of samples sent by ``K.emit`` (runtime.js) by number."""
+        table = self._tag_sets
+        out = []
+        for row in samples:
+            ref = row[2]
+            if type(ref) is int:
+                tags = table[ref]
+            else:
+                tags = table[ref[0]] = ref[1]
+            if len(row) > 5:
+                tags = {**tags, **row[5]}
+            out.append([row[0], row[1], tags, row[3], row[4]])
+        return out
+
     def _flush(self, ops: list[Any] | None, samples: list[Any] | None) -> None:
         if samples:
-            self.ctx.sample_sink(self, samples)
+            self.ctx.sample_sink(self, self._expand(samples))
         if ops:
             self._apply(ops)
 
     def _poll(self, ops: list[Any] | None, samples: list[Any] | None) -> Any:
         if samples:
-            self.ctx.sample_sink(self, samples)
+            self.ctx.sample_sink(self, self._expand(samples))
         if ops:
             self._apply(ops)
         engine = self.engine
@@ -272,7 +291,7 @@ class VU:
         to the ordinary loop, which handles it exactly.
         """
         if samples:
-            self.ctx.sample_sink(self, samples)
+            self.ctx.sample_sink(self, self._expand(samples))
         engine = self.engine
         assert engine is not None
         phase = self.phase

@@ -107,13 +107,28 @@
   // ---- metrics ------------------------------------------------------------------------
   // Tags of the VU as an immutable snapshot: samples keep a reference, so a later tag
   // change (entering a group, exec.vu.tags.x = 1) never rewrites samples already queued.
+  // Each snapshot gets a number: a sample carries the snapshot itself the first time it is
+  // used and only its number afterwards (VU._expand restores it), so tag sets are neither
+  // copied per sample nor serialised again for every sample.
+  let tagsSeq = 0;
+  let tagsId = 0;
+  let tagsSent = false;
   K.tags = {};
-  K.setTags = function (tags) { K.tags = Object.freeze(Object.assign({}, tags)); };
+  K.setTags = function (tags) {
+    K.tags = Object.freeze(Object.assign({}, tags));
+    tagsId = ++tagsSeq;
+    tagsSent = false;
+  };
   K.metadata = null;
   K.emit = function (name, value, extraTags, time) {
-    let tags = K.tags;
-    if (extraTags) tags = Object.assign({}, tags, extraTags);
-    samples.push([name, value, tags, time === undefined ? clock() : time, K.metadata]);
+    const t = time === undefined ? clock() : time;
+    let ref = tagsId;
+    if (!tagsSent) { ref = [tagsId, K.tags]; tagsSent = true; }
+    if (extraTags) samples.push([name, value, ref, t, K.metadata, extraTags]);
+    else samples.push([name, value, ref, t, K.metadata]);
+    // A long synchronous loop must not pile samples up in the JS heap: QuickJS's cycle
+    // collector rescans every live object, so a big buffer makes each add slower.
+    if (samples.length >= 1024) { const s = samples; samples = []; host('F', null, s); }
   };
 
   K.tagValue = function (key, v) {
