@@ -24,16 +24,13 @@ import argparse
 import json
 import os
 import re
-import resource
 import shutil
 import statistics
 import subprocess
 import sys
 import tempfile
-import threading
-import time
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+from _common import ROOT, k6_binary, run_tool as _run_tool
 
 RT = """
 import { WebSocket } from 'k6/experimental/websockets';
@@ -88,12 +85,6 @@ export default function () {
 """
 
 
-def k6_binary() -> str | None:
-    if os.path.exists("/tmp/k6venv/bin/k6"):
-        return "/tmp/k6venv/bin/k6"
-    return shutil.which("k6")
-
-
 class Server:
     def __init__(self) -> None:
         env = dict(os.environ, PYTHONPATH=ROOT + os.pathsep + os.environ.get("PYTHONPATH", ""))
@@ -107,58 +98,11 @@ class Server:
         self.proc.wait(10)
 
 
-def _children(pid: int) -> list[int]:
-    try:
-        with open(f"/proc/{pid}/task/{pid}/children") as fh:
-            return [int(x) for x in fh.read().split()]
-    except OSError:
-        return []
-
-
-def _rss_kb(pid: int) -> int:
-    try:
-        with open(f"/proc/{pid}/status") as fh:
-            for line in fh:
-                if line.startswith("VmRSS:"):
-                    return int(line.split()[1])
-    except OSError:
-        pass
-    return 0
-
-
-def tree_rss_kb(pid: int) -> int:
-    total, todo = 0, [pid]
-    while todo:
-        p = todo.pop()
-        total += _rss_kb(p)
-        todo.extend(_children(p))
-    return total
-
-
 def run_tool(cmd: list[str], env: dict[str, str], timeout: float = 300) -> dict:
-    before = resource.getrusage(resource.RUSAGE_CHILDREN)
-    t0 = time.perf_counter()
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
-    peak = [0]
-    done = threading.Event()
-
-    def sample() -> None:
-        while not done.wait(0.05):
-            peak[0] = max(peak[0], tree_rss_kb(proc.pid))
-
-    th = threading.Thread(target=sample, daemon=True)
-    th.start()
-    try:
-        out, err = proc.communicate(timeout=timeout)
-    finally:
-        done.set()
-        th.join()
-    wall = time.perf_counter() - t0
-    after = resource.getrusage(resource.RUSAGE_CHILDREN)
-    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
-    m = re.search(r"RESULT ([0-9.]+)", err + out)
-    return {"rc": proc.returncode, "wall": wall, "cpu": cpu, "rss_mb": peak[0] / 1024,
-            "result": float(m.group(1)) if m else None, "stderr": err}
+    r = _run_tool(cmd, env, timeout)
+    m = re.search(r"RESULT ([0-9.]+)", r["stderr"] + r["stdout"])
+    r["result"] = float(m.group(1)) if m else None
+    return r
 
 
 def tools() -> dict[str, list[str]]:
