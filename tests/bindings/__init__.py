@@ -5,7 +5,9 @@ from __future__ import annotations
 import io
 import json
 import os
+import socket
 import threading
+import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -86,3 +88,30 @@ def run_script(tmp_path: Any, source: str, *, iterations: int = 1, env: dict[str
 def first_line(error: str | None) -> str | None:
     """The message line of a k6-style error text (without the stack frames)."""
     return None if error is None else error.split("\n", 1)[0]
+
+
+# ---- helpers of the WebSocket tests (k6/ws and k6/websockets) ---------------------------
+
+
+def uniq(path: str) -> str:
+    """A private path of the same endpoint: server counters of this test only."""
+    return f"{path}/t-{uuid.uuid4().hex[:8]}"
+
+
+def refused_port() -> int:
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
+def json_points(path) -> list[dict]:
+    """The ``Point`` lines of a ``--out json`` file."""
+    points = []
+    with open(path, encoding="utf-8") as fh:
+        for line in fh:
+            d = json.loads(line)
+            if d.get("type") == "Point":
+                points.append(d)
+    return points

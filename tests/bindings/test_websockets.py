@@ -7,43 +7,19 @@ spec's **Do** rules). Real servers only: the session ``ws_server`` and refused p
 from __future__ import annotations
 
 import json
-import socket
 import uuid
 
 import pytest
 
 from tests.helpers import run_script as run_full
 
-from . import first_line, run_script
+from . import first_line, json_points, refused_port, run_script, uniq
 
 HEAD = """
 import { WebSocket, Blob } from 'k6/websockets';
 const out = (v) => console.log(JSON.stringify(v));
 const err = (f) => { try { f(); return 'no error'; } catch (e) { return [e.name, e.message]; } };
 """
-
-
-def uniq(path: str) -> str:
-    """A private path of the same endpoint: server counters of this test only."""
-    return f"{path}/t-{uuid.uuid4().hex[:8]}"
-
-
-def refused_port() -> int:
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
-
-
-def json_points(path) -> list[dict]:
-    points = []
-    with open(path, encoding="utf-8") as fh:
-        for line in fh:
-            d = json.loads(line)
-            if d.get("type") == "Point":
-                points.append(d)
-    return points
 
 
 def counts(samples, prefix="ws_") -> dict[str, int]:
