@@ -58,6 +58,13 @@ if TYPE_CHECKING:
 MALFORMED = "malformed ws or wss URL"
 #: events handed to JS per command; the rest follows in the next one (timers interleave)
 MAX_BATCH = 2048
+#: ... and at most about this much message data (one bigger message still goes alone)
+MAX_BATCH_CHARS = 4 << 20
+#: back-pressure: a VU this far behind (undispatched events / message characters) stops
+#: reading from its sockets (TCP then slows the peers down) until it is back under the
+#: low marks, so a flood faster than the script keeps memory bounded
+BACKLOG_HIGH = (8192, 16 << 20)
+BACKLOG_LOW = (2048, 4 << 20)
 
 _OPEN, _TEXT, _BINARY, _ERROR, _CLOSE, _PING, _PONG = range(7)
 
@@ -642,10 +649,25 @@ class _Manager:
         vu.on_close.append(self.on_close)
         self.vu_thread = threading.get_ident()  # created by wss.open, on the VU thread
         self.lazy = False
+        # flow control: message characters queued (I/O thread) and taken (VU thread), each
+        # counter written by one thread only; sockets paused for the backlog
+        self.chars_in = 0
+        self.chars_out = 0
+        self.paused: set[int] = set()
+        self._paused_lock = threading.Lock()
 
     # ---- from the transport (any thread) -------------------------------------------
     def on_event(self, sid: int, kind: str, payload: dict) -> None:
         self.pending.append((sid, kind, payload))
+        if kind == "message":
+            self.chars_in += _size(payload)
+            if ((len(self.pending) > BACKLOG_HIGH[0] or self.chars_in - self.chars_out > BACKLOG_HIGH[1])
+                    and sid not in self.paused):
+                conn = self.socks.get(sid)
+                if conn is not None and hasattr(conn, "pause_reading"):
+                    with self._paused_lock:
+                        self.paused.add(sid)
+                    conn.pause_reading()
         if kind == "sent" and threading.get_ident() == self.vu_thread:
             # A send() wrote its frame at once. The bufferedAmount bookkeeping of this
             # internal event waits for the next batch (or a read of bufferedAmount) instead
@@ -681,13 +703,18 @@ class _Manager:
         pending = self.pending
         socks = self.socks
         batch: list[Any] = []
+        chars = 0
         while pending:
-            if len(batch) >= MAX_BATCH:
+            if len(batch) >= MAX_BATCH or chars >= MAX_BATCH_CHARS:
                 if not self.scheduled:
                     self.scheduled = True
                     self.vu.call_soon(self.deliver)
                 break
             sid, kind, payload = pending.popleft()
+            if kind == "message":
+                size = _size(payload)
+                self.chars_out += size
+                chars += size
             conn = socks.get(sid)
             if conn is None:
                 continue
@@ -717,10 +744,20 @@ class _Manager:
                 batch.append([sid, _PING])
             elif kind == "pong":
                 batch.append([sid, _PONG])
+        if self.paused and len(pending) <= BACKLOG_LOW[0] and self.chars_in - self.chars_out <= BACKLOG_LOW[1]:
+            self._resume_all()
         if not batch:
             self.held = []
             return None
         return [2, "wss", batch]
+
+    def _resume_all(self) -> None:
+        with self._paused_lock:
+            sids, self.paused = self.paused, set()
+        for sid in sids:
+            conn = self.socks.get(sid)
+            if conn is not None:
+                conn.resume_reading()
 
     def ack(self, skipped: list[int] | None) -> None:
         held, self.held = self.held, []
@@ -784,16 +821,33 @@ class _Manager:
 
     def on_interrupt(self) -> None:
         if self.held:
-            self.ack(None)  # dispatched before the interruption
+            if self.vu.stopped_in_js is not None and self.vu.stopped_in_js is self.vu.phase:
+                self.held = []  # its JS was stopped mid-batch: which ones it saw is unknown
+            else:
+                self.ack(None)  # dispatched before the interruption
         socks = list(self.socks.values())
         self.socks.clear()
-        self.pending.clear()
+        pending = self.pending
+        while pending:  # (not clear(): every message taken is counted for the backlog)
+            sid, kind, payload = pending.popleft()
+            if kind == "message":
+                self.chars_out += _size(payload)
+        with self._paused_lock:
+            self.paused = set()
         self.held = []
         self.purge = True
         for conn in socks:
             conn.abort()
 
     on_close = on_interrupt
+
+
+def _size(payload: dict) -> int:
+    """Characters of a message event (text, or base64 of binary data)."""
+    data = payload.get("text")
+    if data is None:
+        data = payload.get("binary_b64") or ""
+    return len(data)
 
 
 def _dedupe_headers(headers: dict[str, str]) -> dict[str, str]:

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import base64
 import queue
+import threading
 import time
 import urllib.parse
 from typing import TYPE_CHECKING, Any
@@ -35,6 +36,10 @@ if TYPE_CHECKING:
 
 _WAKE = ("wake", None)
 _POLL_S = 0.5  # re-check the interrupt flag / a vanished connection at least this often
+#: back-pressure: a session this far behind (queued events / message characters) stops
+#: reading from its socket until its handlers are back under the low marks
+_BACKLOG_HIGH = (4096, 16 << 20)
+_BACKLOG_LOW = (1024, 4 << 20)
 CLOSE_SENT = "websocket: close sent"
 MALFORMED = "malformed ws or wss URL"
 
@@ -99,7 +104,7 @@ def _response_headers(headers: dict[str, str]) -> dict[str, str]:
 
 class _Session:
     __slots__ = ("sid", "conn", "q", "timers", "next_timer", "tags", "metadata", "start_ns",
-                 "interrupted")
+                 "interrupted", "chars_in", "chars_out", "paused", "plock")
 
     def __init__(self, sid: int, tags: dict[str, str], metadata: Any) -> None:
         self.sid = sid
@@ -111,6 +116,43 @@ class _Session:
         self.metadata = metadata
         self.start_ns = time.time_ns()
         self.interrupted = False
+        # flow control: chars_in written by the I/O thread, chars_out by the VU thread
+        self.chars_in = 0
+        self.chars_out = 0
+        self.paused = False
+        self.plock = threading.Lock()
+
+    def on_event(self, kind: str, payload: Any) -> None:
+        """From the transport's I/O thread: queue, and stop reading when far behind."""
+        self.q.put((kind, payload))
+        if kind == "message":
+            self.chars_in += _size(payload)
+            if (not self.paused and (self.q.qsize() > _BACKLOG_HIGH[0]
+                                     or self.chars_in - self.chars_out > _BACKLOG_HIGH[1])):
+                with self.plock:
+                    conn = self.conn
+                    if not self.paused and conn is not None:
+                        self.paused = True
+                        conn.pause_reading()
+
+    def taken(self, item: tuple[str, Any]) -> None:
+        """On the VU thread, for each event taken from the queue."""
+        if item[0] == "message":
+            self.chars_out += _size(item[1])
+        if self.paused and (self.q.qsize() <= _BACKLOG_LOW[0]
+                            and self.chars_in - self.chars_out <= _BACKLOG_LOW[1]):
+            with self.plock:
+                conn = self.conn
+                if self.paused and conn is not None:
+                    self.paused = False
+                    conn.resume_reading()
+
+
+def _size(payload: Any) -> int:
+    data = payload.get("text")
+    if data is None:
+        data = payload.get("binary_b64") or ""
+    return len(data)
 
 
 def install(vu: "VU") -> None:
@@ -174,6 +216,7 @@ def install(vu: "VU") -> None:
                         continue
             if item is _WAKE:
                 continue
+            s.taken(item)
             return item
 
     def fail_samples(s: _Session, tags: dict[str, str]) -> None:
@@ -199,12 +242,11 @@ def install(vu: "VU") -> None:
                 sink({"name": name, "value": value, "tags": dict(t), "time_ns": s.start_ns}, metadata)
             fail_samples(s, t)
             return ["fail", err, 0, {}, ""]
-        q = s.q
         try:
             conn = WebSocketConnection(
                 url, headers=headers or None, cookies=cookie or None,
                 compression="deflate" if compression == "deflate" else None,
-                handshake_timeout=60.0, on_event=lambda kind, payload: q.put((kind, payload)),
+                handshake_timeout=60.0, on_event=s.on_event,
                 on_sample=lambda sample: sink(sample, metadata), tags=tags,
                 system_tags=system_tags(), legacy=True)
         except ValueError as exc:  # an address the dialer cannot use

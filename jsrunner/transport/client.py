@@ -45,6 +45,8 @@ from .frames import (OP_BINARY, OP_CLOSE, OP_ERROR, OP_PING, OP_PONG, OP_TEXT, F
 from .hub import TransportHub, get_hub
 
 EVENT_READ, EVENT_WRITE = selectors.EVENT_READ, selectors.EVENT_WRITE
+#: most bytes one socket reads per readiness event before its events are handed over
+_READ_ROUND = 1 << 20
 _GUID = b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
 _CHUNK = 256 * 1024
 _MAX_HEADER = 64 * 1024
@@ -190,6 +192,7 @@ class WebSocketConnection:
         self._phase = _RESOLVING
         self._sock: socket.socket | ssl.SSLSocket | None = None
         self._registered = 0  # current selector mask
+        self._read_paused = False  # flow control: pause_reading()/resume_reading()
         self._addr: Any = None
         self._local: str = ""
         self._timer = None
@@ -292,6 +295,33 @@ class WebSocketConnection:
                     self._loop.call_soon(self._sync_interest)
                 return
         self._write_from_vu(frame, kind, n)
+
+    # ---- flow control (any thread) ------------------------------------------------------
+    def pause_reading(self) -> None:
+        """Stop reading from the socket until :meth:`resume_reading` (the consumer is behind).
+
+        The kernel buffers fill up and TCP flow control slows the peer down, as k6's reader
+        goroutine blocks until the event loop has taken its message. Frames already read
+        are still delivered; Ping, Close and EOF wait in the socket like the data.
+        """
+        self._read_paused = True
+
+    def resume_reading(self) -> None:
+        if self._read_paused:
+            self._read_paused = False
+            if self._loop is not None:
+                self._loop.call_soon(self._resume_read)
+
+    def _resume_read(self) -> None:
+        self._sync_interest()
+        sock = self._sock
+        if self._tls and self._phase == _OPEN and sock is not None and not self._read_paused:
+            try:
+                pending = sock.pending()  # decrypted bytes the selector cannot see
+            except (OSError, ValueError, AttributeError):
+                pending = 0
+            if pending:
+                self._read_open()
 
     def ping(self) -> str:
         """Send a Ping with the next id as payload; returns the id."""
@@ -481,7 +511,8 @@ class WebSocketConnection:
                 if self._phase == _DONE_PENDING or (self._teardown_after_flush and not self._out):
                     self._teardown()
                 else:
-                    self._set_interest(EVENT_READ | (EVENT_WRITE if self._out else 0))
+                    read = 0 if self._read_paused else EVENT_READ
+                    self._set_interest(read | (EVENT_WRITE if self._out else 0))
         self._emit(out)
 
     def _begin(self) -> None:
@@ -856,7 +887,11 @@ class WebSocketConnection:
         with self._lock:
             if self._phase != _OPEN:
                 return
+            if self._read_paused:
+                self._set_interest(EVENT_WRITE if self._out else 0)
+                return
             sock = self._sock
+            budget = _READ_ROUND  # then let the events out (and flow control act)
             try:
                 while True:
                     data = sock.recv(65536)
@@ -868,6 +903,9 @@ class WebSocketConnection:
                     self._handle_bytes(data, out)
                     if self._phase != _OPEN or self.state.phase == "closed":
                         break
+                    budget -= len(data)
+                    if self._read_paused or budget <= 0:
+                        break  # level-triggered: the selector reports the rest again
                     if len(data) < 65536 and not (self._tls and sock.pending()):
                         break
             except (BlockingIOError, InterruptedError, ssl.SSLWantReadError, ssl.SSLWantWriteError):
@@ -882,6 +920,13 @@ class WebSocketConnection:
                 if self._out:
                     self._flush_locked(out)
                 self._teardown()
+            elif budget <= 0 and self._tls and not self._read_paused and self._loop is not None:
+                try:
+                    more = sock.pending()  # decrypted bytes the selector cannot see
+                except (OSError, ValueError):
+                    more = 0
+                if more:
+                    self._loop.call_soon(self._read_open)
         self._emit(out)
 
     def _handle_bytes(self, data: bytes, out: list) -> None:
