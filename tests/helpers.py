@@ -9,6 +9,7 @@ import re
 import subprocess
 import sys
 import textwrap
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -78,3 +79,37 @@ def run_cli(*args: str, cwd: Path | None = None, env: dict[str, str] | None = No
     proc = subprocess.run([sys.executable, "-m", "jsrunner", *args], cwd=cwd, env=full_env,
                           capture_output=True, text=True, timeout=timeout)
     return Outcome(proc.returncode, proc.stdout, proc.stderr)
+
+
+# ---- processes of a run, found by a marker in their environment (/proc scan, Linux) ----------
+def procs_with(marker: str) -> list[int]:
+    """PIDs whose environment holds ``marker`` (psutil-free /proc scan)."""
+    found = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/environ", "rb") as fh:
+                if marker.encode() in fh.read():
+                    found.append(int(entry))
+        except OSError:
+            continue
+    return found
+
+
+def cmdline(pid: int) -> str:
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as fh:
+            return fh.read().replace(b"\0", b" ").decode()
+    except OSError:
+        return ""
+
+
+def wait_gone(marker: str, timeout: float = 10.0) -> list[int]:
+    """Wait up to ``timeout`` s for the processes with ``marker`` to end; those still there."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if not procs_with(marker):
+            return []
+        time.sleep(0.1)
+    return procs_with(marker)

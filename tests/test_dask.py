@@ -24,7 +24,7 @@ distributed = pytest.importorskip("distributed")
 from jsrunner.dask_runner import local_files, make_bundle, materialize, parse_target  # noqa: E402
 from jsrunner.errors import CommandLineError  # noqa: E402
 
-from .helpers import write_script  # noqa: E402
+from .helpers import cmdline, procs_with, wait_gone, write_script  # noqa: E402
 
 pytestmark = pytest.mark.slow
 
@@ -123,34 +123,6 @@ def test_failing_threshold_fails_the_run(tmp_path: Path, scheduler: str) -> None
 
 
 # ---- faults: each with its own --dask local:2 -------------------------------------------------
-def _procs_with(marker: str) -> list[int]:
-    found = []
-    for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            try:
-                with open(f"/proc/{entry}/environ", "rb") as fh:
-                    if marker.encode() in fh.read():
-                        found.append(int(entry))
-            except OSError:
-                continue
-    return found
-
-
-def _cmdline(pid: int) -> str:
-    try:
-        with open(f"/proc/{pid}/cmdline", "rb") as fh:
-            return fh.read().replace(b"\0", b" ").decode()
-    except OSError:
-        return ""
-
-
-def _wait_gone(marker: str, timeout: float = 10.0) -> list[int]:
-    deadline = time.monotonic() + timeout
-    while _procs_with(marker) and time.monotonic() < deadline:
-        time.sleep(0.1)
-    return _procs_with(marker)
-
-
 LONG = """
 import { sleep } from 'k6';
 import exec from 'k6/execution';
@@ -207,14 +179,14 @@ def test_killed_worker_ends_the_run_with_an_error_and_no_leftovers(tmp_path: Pat
     run = _Run(tmp_path, marker)
     try:
         run.wait_running()
-        workers = [p for p in _procs_with(marker) if "multiprocessing.spawn import spawn_main" in _cmdline(p)]
-        assert len(workers) == 2, [_cmdline(p) for p in _procs_with(marker)]
+        workers = [p for p in procs_with(marker) if "multiprocessing.spawn import spawn_main" in cmdline(p)]
+        assert len(workers) == 2, [cmdline(p) for p in procs_with(marker)]
         os.kill(workers[0], signal.SIGKILL)
     finally:
         out, err = run.finish()
     assert run.proc.returncode == 255, err
     assert "was lost" in err and "level=error" in err, err
-    assert _wait_gone(marker) == []
+    assert wait_gone(marker) == []
 
 
 def test_ctrl_c_stops_every_segment_and_leaves_nothing(tmp_path: Path) -> None:
@@ -228,4 +200,4 @@ def test_ctrl_c_stops_every_segment_and_leaves_nothing(tmp_path: Path) -> None:
     assert run.proc.returncode == 105, err
     assert "received a 'interrupt' signal" in err and "teardown ran" in err
     assert "iterations" in out
-    assert _wait_gone(marker) == []
+    assert wait_gone(marker) == []

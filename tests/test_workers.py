@@ -19,7 +19,7 @@ from jsrunner.schedule import split_tuples
 from jsrunner.segment_runner import Control, config_to_dict, run_segment
 from jsrunner.runner import RunConfig
 
-from .helpers import write_script
+from .helpers import cmdline, procs_with, wait_gone, write_script
 
 COUNTS = """
 import { Counter } from 'k6/metrics';
@@ -144,29 +144,6 @@ def test_script_abort_in_one_worker_ends_the_run(tmp_path: Path) -> None:
 
 
 # ---- faults and signals ----------------------------------------------------------------------
-def _procs_with(marker: str) -> list[int]:
-    """PIDs whose environment holds ``marker`` (psutil-free /proc scan)."""
-    found = []
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            with open(f"/proc/{entry}/environ", "rb") as fh:
-                if marker.encode() in fh.read():
-                    found.append(int(entry))
-        except OSError:
-            continue
-    return found
-
-
-def _cmdline(pid: int) -> str:
-    try:
-        with open(f"/proc/{pid}/cmdline", "rb") as fh:
-            return fh.read().replace(b"\0", b" ").decode()
-    except OSError:
-        return ""
-
-
 def _cpu_ticks(pid: int) -> int:
     try:
         with open(f"/proc/{pid}/stat") as fh:
@@ -177,17 +154,7 @@ def _cpu_ticks(pid: int) -> int:
 
 
 def _segment_workers(marker: str) -> list[int]:
-    return [p for p in _procs_with(marker) if "jsrunner.worker segment" in _cmdline(p)]
-
-
-def _wait_gone(marker: str, timeout: float = 10.0) -> list[int]:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        left = _procs_with(marker)
-        if not left:
-            return []
-        time.sleep(0.1)
-    return _procs_with(marker)
+    return [p for p in procs_with(marker) if "jsrunner.worker segment" in cmdline(p)]
 
 
 class _Run:
@@ -256,7 +223,7 @@ def test_killed_worker_ends_the_run_cleanly(tmp_path: Path) -> None:
     code, err = run.finish()
     assert code not in (0, None)
     assert "exited with code -9" in err and "level=error" in err, err
-    assert _wait_gone(marker) == []
+    assert wait_gone(marker) == []
 
 
 def test_ctrl_c_stops_every_worker_gracefully(tmp_path: Path) -> None:
@@ -275,7 +242,7 @@ def test_ctrl_c_stops_every_worker_gracefully(tmp_path: Path) -> None:
     assert code == 105, err
     assert "teardown ran" in err
     assert "received a 'interrupt' signal" in err
-    assert _wait_gone(marker) == []
+    assert wait_gone(marker) == []
 
 
 def test_second_ctrl_c_hard_stops_a_stuck_worker(tmp_path: Path) -> None:
@@ -300,7 +267,7 @@ def test_second_ctrl_c_hard_stops_a_stuck_worker(tmp_path: Path) -> None:
     assert code == 105
     if second:
         assert "Aborting k6 in response to signal" in err or "received a 'interrupt' signal" in err
-    assert _wait_gone(marker) == []
+    assert wait_gone(marker) == []
 
 
 # ---- the segment function on its own -------------------------------------------------------
