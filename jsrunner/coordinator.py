@@ -35,7 +35,7 @@ from typing import Any
 from .errors import ExitCode, JsRunnerError
 from .executors import ScenarioProgress
 from .metrics_hub import UNSET, MetricsHub
-from .runner import _NO_HANDLE_SUMMARY, RunConfig, Runner, fmt_seconds
+from .runner import _NO_HANDLE_SUMMARY, RunConfig, Runner, check_script, fmt_seconds, run_env
 from .schedule import split_tuples
 from .segment_runner import config_to_dict, scenario_configs
 
@@ -369,17 +369,8 @@ class Coordinator(Runner):
         from .scenarios import test_max_vus
         cfg = self.cfg
         script = cfg.script
-        if not os.path.isfile(script):
-            raise JsRunnerError(
-                f"The moduleSpecifier \"{script}\" couldn't be found on local disk. Make sure that you've "
-                "specified the right path to the file. If you're running k6 using the Docker image make sure "
-                "you have mounted the local directory (-v /local/path/:/inside/docker/path) containing your "
-                "script and modules so that they're accessible by k6 from inside of the container, see "
-                "https://grafana.com/docs/k6/latest/using-k6/modules/#use-modules-with-docker.",
-                exit_code=ExitCode.FATAL)
-        system_env = getattr(cfg, "system_env", None)
-        env = dict(os.environ if system_env is None else system_env) if cfg.include_system_env else {}
-        env.update(cfg.env)
+        check_script(script)
+        _, env = run_env(cfg)
         self.env = env
         self.hub = MetricsHub()
         self.hub.stdout = self.stdout

@@ -19,7 +19,7 @@ from typing import IO, Any
 
 from .errors import ExitCode, JsRunnerError, ScriptError
 from .executors import EXECUTORS, Executor, RunState, ScenarioSpec, VUHost, VUPool
-from .loader import ModuleLoader
+from .loader import _MISSING_FILE, ModuleLoader
 from .log import Logger
 from .metrics_hub import UNSET, MetricsHub
 from .vu import VU, Phase, RunContext, mono_ms
@@ -119,22 +119,12 @@ class Runner:
                 self._shutdown_vus(timeout=2.0)
         return RunResult(code, self.summary_data, None, list(self.logger.recent))
 
-    def _run(self) -> int:
+    def _options_pass(self, env: dict[str, str]) -> VU:
+        """Load the script once in a probe VU (sets ``loader``, ``hub``, ``setup_data`` and
+        ``ctx``); the closed probe, with its exports and options. Errors as k6's: an
+        exec.test.abort() in the init code, a script that exports no function."""
         cfg = self.cfg
-        script = cfg.script
-        if not os.path.isfile(script):
-            raise JsRunnerError(
-                f"The moduleSpecifier \"{script}\" couldn't be found on local disk. Make sure that you've "
-                "specified the right path to the file. If you're running k6 using the Docker image make sure "
-                "you have mounted the local directory (-v /local/path/:/inside/docker/path) containing your "
-                "script and modules so that they're accessible by k6 from inside of the container, see "
-                "https://grafana.com/docs/k6/latest/using-k6/modules/#use-modules-with-docker.",
-                exit_code=ExitCode.FATAL)
-        system_env = dict(os.environ if cfg.system_env is None else cfg.system_env)
-        env = dict(system_env) if cfg.include_system_env else {}
-        env.update(cfg.env)
-        self.env = env
-        loader = ModuleLoader(script)
+        loader = ModuleLoader(cfg.script)
         self.loader = loader
         self.hub = MetricsHub()
         self.hub.stdout = self.stdout
@@ -142,8 +132,6 @@ class Runner:
         ctx = RunContext(loader=loader, logger=self.logger, env=env, sample_sink=self.hub.sink,
                          metric_registry=self.hub.registry, throw=cfg.throw)
         self.ctx = ctx
-
-        # 1. options pass: exported names and options, then the plan (all config errors here)
         probe = VU(0, ctx)
         aborted: list[str] = []
         ctx.state = _ProbeState(lambda text, vu: aborted.append(text))
@@ -151,17 +139,29 @@ class Runner:
             probe.initialise()
         except ScriptError:
             if aborted:  # exec.test.abort() in the options pass
-                raise JsRunnerError(f"could not initialize '{script}': could not load JS test "
+                raise JsRunnerError(f"could not initialize '{cfg.script}': could not load JS test "
                                     f"'{loader.main_id}': {aborted[0]}", exit_code=ExitCode.SCRIPT_ABORTED) from None
             raise
         finally:
             ctx.state = None
         probe.close()
-        exports = probe.exports
-        if not exports:
+        if not probe.exports:
             raise JsRunnerError(
-                f"could not initialize '{script}': could not load JS test '{loader.main_id}': no exported functions in script",
-                exit_code=ExitCode.FATAL)
+                f"could not initialize '{cfg.script}': could not load JS test '{loader.main_id}': "
+                "no exported functions in script", exit_code=ExitCode.FATAL)
+        return probe
+
+    def _run(self) -> int:
+        cfg = self.cfg
+        script = cfg.script
+        check_script(script)
+        system_env, env = run_env(cfg)
+        self.env = env
+
+        # 1. options pass: exported names and options, then the plan (all config errors here)
+        probe = self._options_pass(env)
+        ctx = self.ctx
+        exports = probe.exports
         from .planning import build_plan
         plan = build_plan(cfg, probe.script_options or {}, exports, env, self.logger, environ=system_env)
         self.plan = plan
@@ -588,6 +588,22 @@ class _ProbeState:
         self.test_start = time.monotonic()
         self.marked_failed = False
         self.setup_json = None
+
+
+def check_script(script: str) -> None:
+    """k6's error (exit code FATAL) for a main script that is not a file on disk."""
+    if not os.path.isfile(script):
+        raise JsRunnerError(_MISSING_FILE.format(spec=script), exit_code=ExitCode.FATAL)
+
+
+def run_env(cfg: Any) -> tuple[dict[str, str], dict[str, str]]:
+    """The system environment (``cfg.system_env`` or os.environ) and the script's ``__ENV``:
+    the system environment if ``include_system_env``, then ``cfg.env`` (``-e``) over it."""
+    system_env = getattr(cfg, "system_env", None)
+    system_env = dict(os.environ if system_env is None else system_env)
+    env = dict(system_env) if cfg.include_system_env else {}
+    env.update(cfg.env)
+    return system_env, env
 
 
 def planned_vus(plan: Any) -> int:

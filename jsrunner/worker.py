@@ -23,11 +23,10 @@ import threading
 from typing import Any
 
 from .errors import ExitCode, JsRunnerError, ScriptError
-from .metrics_hub import UNSET, MetricsHub
-from .runner import _NO_HANDLE_SUMMARY, RunConfig, Runner
+from .runner import _NO_HANDLE_SUMMARY, RunConfig, Runner, run_env
 from .segment_runner import (Control, Emit, ForwardStream, config_from_dict, quiet_logger, run_segment,
                              take_delta)
-from .vu import VU, RunContext
+from .vu import VU
 
 
 class LifecycleRunner(Runner):
@@ -39,43 +38,14 @@ class LifecycleRunner(Runner):
 
     def prepare(self) -> dict[str, Any]:
         """The options pass (as in Runner._run) and the plan; the ``init`` message."""
-        from . import runner as runner_module
         from .executors import RunState
-        from .loader import ModuleLoader
         from .planning import build_plan
         cfg = self.cfg
-        system_env = dict(os.environ if getattr(cfg, "system_env", None) is None else cfg.system_env)
-        env = dict(system_env) if cfg.include_system_env else {}
-        env.update(cfg.env)
+        _, env = run_env(cfg)
         self.env = env
-        loader = ModuleLoader(cfg.script)
-        self.loader = loader
-        self.hub = MetricsHub()
-        self.hub.stdout = self.stdout
-        self.setup_data = UNSET
-        ctx = RunContext(loader=loader, logger=self.logger, env=env, sample_sink=self.hub.sink,
-                         metric_registry=self.hub.registry, throw=cfg.throw)
-        self.ctx = ctx
-        probe = VU(0, ctx)
-        aborted: list[str] = []
-        probe_state = getattr(runner_module, "_ProbeState", None)
-        if probe_state is not None:
-            ctx.state = probe_state(lambda text, vu: aborted.append(text))
-        try:
-            probe.initialise()
-        except ScriptError:
-            if aborted:  # exec.test.abort() in the options pass
-                raise JsRunnerError(f"could not initialize '{cfg.script}': could not load JS test "
-                                    f"'{loader.main_id}': {aborted[0]}", exit_code=ExitCode.SCRIPT_ABORTED) from None
-            raise
-        finally:
-            ctx.state = None
-        probe.close()
+        probe = self._options_pass(env)
+        ctx = self.ctx
         exports = probe.exports
-        if not exports:
-            raise JsRunnerError(
-                f"could not initialize '{cfg.script}': could not load JS test '{loader.main_id}': "
-                "no exported functions in script", exit_code=ExitCode.FATAL)
         options = probe.script_options or {}
         plan = build_plan(cfg, options, exports, env, quiet_logger())
         plan.outputs = []
