@@ -704,6 +704,7 @@ class _Manager:
         socks = self.socks
         batch: list[Any] = []
         chars = 0
+        sids: set[int] = set()
         while pending:
             if len(batch) >= MAX_BATCH or chars >= MAX_BATCH_CHARS:
                 if not self.scheduled:
@@ -721,6 +722,15 @@ class _Manager:
             if kind == "log":
                 self.logger.log(payload.get("level", "warning"), payload.get("message", ""), {})
                 continue
+            if (kind == "error" or kind == "close") and sid in sids:
+                # accepting it now would make the socket CLOSED before the handlers of its
+                # earlier events in this batch run (send() there must still work): next batch
+                pending.appendleft((sid, kind, payload))
+                if not self.scheduled:
+                    self.scheduled = True
+                    self.vu.call_soon(self.deliver)
+                break
+            sids.add(sid)
             self._idx = len(batch)
             if not conn.accept(kind, payload):
                 continue

@@ -9,6 +9,8 @@ import struct
 
 OP_CONT, OP_TEXT, OP_BINARY, OP_CLOSE, OP_PING, OP_PONG = 0x0, 0x1, 0x2, 0x8, 0x9, 0xA
 OP_ERROR = -1  # pseudo opcode: protocol violation (payload = message)
+#: the OP_ERROR text of a message over ``max_size`` (gorilla's ErrReadLimit, close 1009)
+READ_LIMIT_ERROR = "read limit exceeded"
 _DATA_OPS = (OP_TEXT, OP_BINARY)
 _CONTROL_OPS = (OP_CLOSE, OP_PING, OP_PONG)
 
@@ -63,8 +65,12 @@ class FrameParser:
     it are still returned, and the parser accepts nothing more.
     """
 
-    def __init__(self, allow_rsv1: bool = False) -> None:
+    def __init__(self, allow_rsv1: bool = False, max_size: int = 0) -> None:
         self.allow_rsv1 = allow_rsv1
+        #: largest message accepted (0 = any): checked on each frame header, before its
+        #: payload is buffered, so a peer announcing a huge frame costs no memory
+        self.max_size = max_size
+        self._msg_size = 0
         self._buf = bytearray()
         self._msg_op: int | None = None
         self._msg_parts: list[bytes] = []
@@ -106,6 +112,10 @@ class FrameParser:
             masked = b2 & 0x80
             if masked:
                 hdr += 4
+            if self.max_size and (b1 & 0x0F) not in _CONTROL_OPS:
+                total = length + (self._msg_size if (b1 & 0x0F) == OP_CONT else 0)
+                if total > self.max_size:
+                    raise ProtocolError(READ_LIMIT_ERROR)
             if n - pos < hdr + length:
                 break
             fin = b1 & 0x80
@@ -133,6 +143,7 @@ class FrameParser:
                     out.append((opcode, payload, rsv1))
                     continue
                 self._msg_op, self._msg_parts, self._msg_rsv1 = opcode, [payload], rsv1
+                self._msg_size = len(payload)
                 continue
             if opcode == OP_CONT:
                 if self._msg_op is None:
@@ -140,6 +151,7 @@ class FrameParser:
                 if rsv1:
                     raise ProtocolError("RSV1 set")
                 self._msg_parts.append(payload)
+                self._msg_size += len(payload)
                 if fin:
                     out.append((self._msg_op, b"".join(self._msg_parts), self._msg_rsv1))
                     self._msg_op, self._msg_parts, self._msg_rsv1 = None, [], False

@@ -262,7 +262,10 @@ class BadServer:
             n = min(send, len(chunk))
             sock.sendall(chunk[:n])
             send -= n
-        _drain_until_closed(sock)
+        if int(q.get("send", "0")) >= announce:
+            self._echo(sock, path, q)  # a complete frame: behave from here on
+        else:
+            _drain_until_closed(sock)
 
     def _ws_flood(self, sock: Any, path: str, q: dict[str, str]) -> None:
         size = int(q.get("size", "1024"))
