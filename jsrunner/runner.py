@@ -336,28 +336,7 @@ class Runner:
             ex.dropped_hook = self._dropped
             executors.append(ex)
         state.executors = executors
-        all_done = threading.Event()
-        left = [len(executors)]
-        left_lock = threading.Lock()
-
-        def run(ex: Executor) -> None:
-            try:
-                ex.run()
-            finally:
-                with left_lock:
-                    left[0] -= 1
-                    if left[0] <= 0:
-                        all_done.set()
-
-        threads = [threading.Thread(target=run, args=(ex,), name=f"scenario-{ex.spec.name}", daemon=True)
-                   for ex in executors]
-        if not threads:
-            all_done.set()
-        for t in threads:
-            t.start()
-        if state.stopping.is_set():  # stopped while the executors were being created
-            for ex in executors:
-                ex.abort()
+        threads, all_done = start_scenarios(executors, state.stopping)
         while not all_done.wait(0.1):
             self._control()
             self._check_thresholds_abort()
@@ -588,6 +567,36 @@ class _ProbeState:
         self.test_start = time.monotonic()
         self.marked_failed = False
         self.setup_json = None
+
+
+def start_scenarios(executors: list[Executor],
+                    stopping: threading.Event) -> tuple[list[threading.Thread], threading.Event]:
+    """Each executor's ``run()`` in a daemon thread of its own (``scenario-<name>``), started;
+    the threads and an event set once every one has returned. If ``stopping`` is already set
+    (stopped while the executors were being created) they are aborted at once."""
+    all_done = threading.Event()
+    left = [len(executors)]
+    left_lock = threading.Lock()
+
+    def run(ex: Executor) -> None:
+        try:
+            ex.run()
+        finally:
+            with left_lock:
+                left[0] -= 1
+                if left[0] <= 0:
+                    all_done.set()
+
+    threads = [threading.Thread(target=run, args=(ex,), name=f"scenario-{ex.spec.name}", daemon=True)
+               for ex in executors]
+    if not threads:
+        all_done.set()
+    for t in threads:
+        t.start()
+    if stopping.is_set():
+        for ex in executors:
+            ex.abort()
+    return threads, all_done
 
 
 def check_script(script: str) -> None:

@@ -36,7 +36,7 @@ from .executors import EXECUTORS, Executor, RampingVUs, ScenarioSpec, VUHost
 from .loader import file_url
 from .log import Logger
 from .metrics_hub import MetricsHub
-from .runner import RunConfig, Runner
+from .runner import RunConfig, Runner, start_scenarios
 from .schedule import (ExecutionTuple, constant_arrival_offsets, ramping_arrival_offsets,
                        tuple_from_options)
 from .vu import VU
@@ -382,30 +382,7 @@ class SegmentRunner(Runner):
             ex.dropped_hook = self._dropped  # type: ignore[attr-defined]
             executors.append(ex)
         state.executors = executors
-        done = threading.Event()
-        left = [len(executors)]
-        lock = threading.Lock()
-
-        def run(ex: Executor) -> None:
-            try:
-                ex.run()
-            finally:
-                with lock:
-                    left[0] -= 1
-                    if left[0] <= 0:
-                        done.set()
-
-        threads = [threading.Thread(target=run, args=(ex,), name=f"scenario-{ex.spec.name}", daemon=True)
-                   for ex in executors]
-        if not threads:
-            done.set()
-        for t in threads:
-            t.start()
-        if state.stopping.is_set():
-            for ex in executors:
-                abort = getattr(ex, "abort", None)
-                if abort is not None:
-                    abort()
+        threads, done = start_scenarios(executors, state.stopping)
         next_report = time.monotonic() + REPORT_INTERVAL
         while not done.wait(max(0.0, min(0.1, next_report - time.monotonic()))):
             control = getattr(self, "_control", None)
