@@ -22,7 +22,8 @@ ENV = dict(os.environ, K6_NO_USAGE_REPORT="true")
 
 
 def tools() -> dict[str, list[str]]:
-    found = {"jsrunner": [sys.executable, "-m", "jsrunner", "run"]}
+    found = {"jsrunner": [sys.executable, "-m", "jsrunner", "run", "--workers", "1"],
+             "jsrunner-default": [sys.executable, "-m", "jsrunner", "run"]}
     k6 = shutil.which("k6") or (os.path.exists("/tmp/k6venv/bin/k6") and "/tmp/k6venv/bin/k6")
     if k6:
         found["k6"] = [k6, "run", "--address="]
@@ -81,12 +82,19 @@ def main() -> None:
             "interval_drift_ms_at_5s": interval_drift(cmd)[0],
         }
     keys = list(next(iter(rows.values())).keys())
-    print(f"{'metric':28}" + "".join(f"{n:>14}" for n in rows) + ("   ratio" if "k6" in rows else ""))
+    names = list(rows)
+    mine = [n for n in names if n != "k6"]
+    header = f"{'metric':26}" + "".join(f"{n:>18}" for n in names)
+    if "k6" in rows:
+        header += "".join(f"{n + '/k6':>22}" for n in mine)
+    print(header)
     for key in keys:
-        line = f"{key:28}" + "".join(f"{rows[n][key]!s:>14}" for n in rows)
-        if "k6" in rows and isinstance(rows["k6"][key], (int, float)) and rows["k6"][key]:
-            line += f"   {float(rows['jsrunner'][key]) / float(rows['k6'][key]):.2f}x"
+        line = f"{key:26}" + "".join(f"{rows[n][key]!s:>18}" for n in names)
+        if "k6" in rows and rows["k6"][key]:
+            line += "".join(f"{float(rows[n][key]) / float(rows['k6'][key]):>21.2f}x" for n in mine)
         print(line)
+    print("(jsrunner = in-process, --workers 1; jsrunner-default = the CLI default, one worker process per core "
+          "up to the test's max VUs, with a coordinator and a lifecycle child)")
 
 
 if __name__ == "__main__":

@@ -159,7 +159,7 @@ class VUHost:
 #: most iterations a VU may run back to back in JS before it reports to Python, and the
 #: longest such a batch may last: short enough that progress, stop requests and fairness
 #: between VUs (shared-iterations) are unaffected
-BATCH_MAX = 64
+BATCH_MAX = 512
 BATCH_BUDGET_MS = 5.0
 
 
