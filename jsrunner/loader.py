@@ -80,6 +80,11 @@ class ModuleLoader:
         self._lock = threading.Lock()
         #: every local file and remote module loaded (for shipping a test to other machines)
         self.loaded_files: list[str] = []
+        #: files read by ``open()`` in the first init (the options pass); later inits may
+        #: open only these (k6: "files that weren't previously opened during initialization")
+        self.opened_files: set[str] = set()
+        #: the runtime of that first init (set by the ``open`` binding when runtimes start)
+        self.first_init: object | None = None
 
     # ---- resolution --------------------------------------------------------------------
     def resolve(self, base: str, spec: str) -> str:

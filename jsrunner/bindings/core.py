@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import json
 import os
 import re
 from typing import TYPE_CHECKING, Any
@@ -19,6 +20,9 @@ def install(vu: "VU") -> None:
     engine = vu.engine
     assert engine is not None
     logger = vu.logger
+    loader = vu.ctx.loader
+    if getattr(loader, "first_init", None) is None:
+        loader.first_init = vu  # the options pass: the first runtime of the run
 
     def log(level: str, msg: str | None) -> None:
         fields: dict[str, Any] = {}
@@ -51,15 +55,26 @@ def read_for_open(vu: "VU", path: str, mode: str, stack: str) -> list[str]:
         files = [m.group(1) or m.group(2) for m in _FRAME_FILE.finditer(stack or "")]
         base = files[-1] if files else vu.ctx.loader.main_id
         path = os.path.normpath(os.path.join(os.path.dirname(url_to_path(base)), path))
+    loader = vu.ctx.loader
+    opened: set[str] | None = getattr(loader, "opened_files", None)
+    first = getattr(loader, "first_init", vu) is vu
+    if opened is not None and not first and path not in opened:
+        # every init runs the same code; a file only later inits ask for (``if (__VU
+        # === 1) open(…)``) would not be in the test's archive: k6 refuses it
+        return ["err", "open() can't be used with files that weren't previously opened during "
+                       f"initialization (__VU==0), path: {json.dumps(path)}"]
     try:
         with open(path, "rb") as fh:
             data = fh.read()
     except FileNotFoundError:
         return ["err", f"stat {path}: no such file or directory"]
     except IsADirectoryError:
-        return ["err", f"read {path}: is a directory"]
+        return ["err", f"open() can't be used with directories, path: {json.dumps(path)}"]
     except OSError as exc:
-        return ["err", f"open {path}: {exc.strerror or exc}"]
+        text = exc.strerror or str(exc)
+        return ["err", f"open {path}: {text[:1].lower() + text[1:]}"]
+    if opened is not None and first:
+        opened.add(path)
     if mode == "b":
         return ["ok", base64.b64encode(data).decode("ascii")]
     return ["ok", data.decode("utf-8", errors="replace")]

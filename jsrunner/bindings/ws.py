@@ -188,6 +188,11 @@ def install(vu: "VU") -> None:
         st = opts.get("systemTags")
         return st if isinstance(st, list) else None
 
+    def tls_verify() -> bool:
+        """Certificates are verified unless ``insecureSkipTLSVerify: true`` (as in k6)."""
+        opts = ctx.options if isinstance(ctx.options, dict) else {}
+        return not bool(opts.get("insecureSkipTLSVerify"))
+
     def next_item(s: _Session, timers: bool) -> tuple[str, Any] | None:
         """Block until the session has something; None = interrupted or gone."""
         while True:
@@ -246,7 +251,7 @@ def install(vu: "VU") -> None:
             conn = WebSocketConnection(
                 url, headers=headers or None, cookies=cookie or None,
                 compression="deflate" if compression == "deflate" else None,
-                handshake_timeout=60.0, on_event=s.on_event,
+                tls_verify=tls_verify(), handshake_timeout=60.0, on_event=s.on_event,
                 on_sample=lambda sample: sink(sample, metadata), tags=tags,
                 system_tags=system_tags(), legacy=True)
         except ValueError as exc:  # an address the dialer cannot use
