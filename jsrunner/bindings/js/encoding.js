@@ -6,40 +6,9 @@
 const K = globalThis.__k6;
 const host = K.host;
 
-const CHUNK = 8192;
-
-// Uint8Array -> latin-1 string
-function latin1(u8) {
-  if (u8.length <= CHUNK) return String.fromCharCode.apply(null, u8);
-  const parts = [];
-  for (let i = 0; i < u8.length; i += CHUNK) parts.push(String.fromCharCode.apply(null, u8.subarray(i, i + CHUNK)));
-  return parts.join('');
-}
-
-// latin-1 string -> ArrayBuffer
-function unlatin1(s) {
-  const n = s.length;
-  const u8 = new Uint8Array(n);
-  for (let i = 0; i < n; i++) u8[i] = s.charCodeAt(i);
-  return u8.buffer;
-}
-
-// The Go type name k6 reports for a value it cannot turn into bytes (`%T` of the export).
-function goType(v) {
-  if (v === undefined || v === null) return '<nil>';
-  switch (typeof v) {
-    case 'number': return Number.isSafeInteger(v) && !Object.is(v, -0) ? 'int64' : 'float64';
-    case 'boolean': return 'bool';
-    case 'bigint': return '*big.Int';
-    case 'symbol': return '*sobek.Symbol';
-    case 'function': return 'func(sobek.FunctionCall) sobek.Value';
-    default: break;
-  }
-  if (Array.isArray(v)) return '[]interface {}';
-  if (v instanceof Date) return 'time.Time';
-  if (v instanceof Promise) return '*sobek.Promise';
-  return 'map[string]interface {}';
-}
+const latin1 = K.latin1;
+const unlatin1 = K.unlatin1;
+const goType = K.goType;
 
 // A string, ArrayBuffer or any ArrayBuffer view, tagged for Python; null for anything else.
 function bytesArg(v) {

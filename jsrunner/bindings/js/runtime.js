@@ -431,6 +431,40 @@
     ops.push(['M', names, options]);
   };
 
+  // Bytes <-> latin-1 strings (one char per byte): how k6/encoding and k6/crypto move
+  // binary data to Python; QuickJS builds and reads them with native loops.
+  const LATIN1_CHUNK = 8192;
+  K.latin1 = function (u8) {
+    if (u8.length <= LATIN1_CHUNK) return String.fromCharCode.apply(null, u8);
+    const parts = [];
+    for (let i = 0; i < u8.length; i += LATIN1_CHUNK) {
+      parts.push(String.fromCharCode.apply(null, u8.subarray(i, i + LATIN1_CHUNK)));
+    }
+    return parts.join('');
+  };
+  K.unlatin1 = function (s) {
+    const n = s.length;
+    const u8 = new Uint8Array(n);
+    for (let i = 0; i < n; i++) u8[i] = s.charCodeAt(i);
+    return u8.buffer;
+  };
+  // The Go type name k6 reports for a value it cannot convert (`%T` of the export).
+  K.goType = function (v) {
+    if (v === undefined || v === null) return '<nil>';
+    switch (typeof v) {
+      case 'number': return Number.isSafeInteger(v) && !Object.is(v, -0) ? 'int64' : 'float64';
+      case 'boolean': return 'bool';
+      case 'bigint': return '*big.Int';
+      case 'symbol': return '*sobek.Symbol';
+      case 'function': return 'func(sobek.FunctionCall) sobek.Value';
+      default: break;
+    }
+    if (Array.isArray(v)) return '[]interface {}';
+    if (v instanceof Date) return 'time.Time';
+    if (v instanceof Promise) return '*sobek.Promise';
+    return 'map[string]interface {}';
+  };
+
   // base64 of a Uint8Array (binary data crosses to Python as base64 text)
   const B64 = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/';
   // Built in chunks: string concatenation per byte is quadratic in QuickJS.
