@@ -36,6 +36,7 @@ from __future__ import annotations
 
 import ctypes
 import json
+import os
 from collections.abc import Callable
 from typing import Any, Protocol
 
@@ -58,6 +59,16 @@ _lib.JS_IsJobPending.argtypes = [ctypes.c_void_p]
 _INTERRUPT_HANDLER = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.c_void_p, ctypes.c_void_p)
 _lib.JS_SetInterruptHandler.restype = None
 _lib.JS_SetInterruptHandler.argtypes = [ctypes.c_void_p, _INTERRUPT_HANDLER, ctypes.c_void_p]
+_lib.JS_SetGCThreshold.restype = None
+_lib.JS_SetGCThreshold.argtypes = [ctypes.c_void_p, ctypes.c_size_t]
+#: heap size that triggers the first cycle collection of an eval (QuickJS then collects
+#: whenever the heap reaches 1.5x what the last collection left live). dukpy sets 8 MiB
+#: after every eval, but a VU's event loop is one eval lasting the whole test: garbage in
+#: cycles (every WebSocket object and its handlers) piled up to 8 MiB in every VU before
+#: its first collection, which looked like a leak of ~3 MB/min in a 20-VU chat soak and
+#: would be 8 GiB at 1,000 VUs. Same CPU (bench/soak.py, bench/bench_samples.py).
+#: ``JSRUNNER_GC_THRESHOLD`` (bytes) overrides it for experiments.
+GC_THRESHOLD = int(os.environ.get("JSRUNNER_GC_THRESHOLD", 256 << 10))
 #: offset of ``int drain_depth; int unusable`` in dukpy's context struct (3 pointers, 3 longs)
 _FLAGS_OFFSET = 3 * ctypes.sizeof(ctypes.c_void_p) + 3 * ctypes.sizeof(ctypes.c_ulong)
 _capsule_pointer = ctypes.pythonapi.PyCapsule_GetPointer
@@ -190,6 +201,7 @@ class Engine:
 
     def eval(self, code: str, **values: Any) -> Any:
         """Evaluate a global script; ``values`` appear as ``dukpy.<name>`` (JSON copies)."""
+        _lib.JS_SetGCThreshold(self._rt, GC_THRESHOLD)  # dukpy resets it to 8 MiB after each eval
         try:
             return self._interp.evaljs(code, **values)
         except JSRuntimeError:
@@ -199,6 +211,7 @@ class Engine:
     def eval_module(self, code: str, module_id: str) -> Any:
         """Evaluate ES module source as the module ``module_id`` (imports use the loader)."""
         self._loader.error = None
+        _lib.JS_SetGCThreshold(self._rt, GC_THRESHOLD)
         try:
             return self._interp._evaljs_module(code, module_name=module_id)
         except JSRuntimeError:
