@@ -239,17 +239,16 @@ class VU:
     def _expand(self, samples: list[Any]) -> list[Any]:
         """Restore the tag sets of samples sent by ``K.emit`` (runtime.js) by number."""
         table = self._tag_sets
-        out = []
-        for row in samples:
+        for row in samples:  # rows are fresh lists from JSON: restored in place
             ref = row[2]
             if type(ref) is int:
                 tags = table[ref]
             else:
                 tags = table[ref[0]] = ref[1]
             if len(row) > 5:
-                tags = {**tags, **row[5]}
-            out.append([row[0], row[1], tags, row[3], row[4]])
-        return out
+                tags = {**tags, **row.pop()}
+            row[2] = tags
+        return samples
 
     def _flush(self, ops: list[Any] | None, samples: list[Any] | None) -> None:
         if samples:
