@@ -80,7 +80,7 @@ class Child:
     def _read(self) -> None:
         assert self.proc.stdout is not None
         stream = self.proc.stdout
-        buf = b""
+        buf = bytearray()  # (a huge log line arrives in many pipe-sized chunks: no bytes +=)
         while True:
             try:
                 chunk = stream.read1(1 << 20) if hasattr(stream, "read1") else os.read(stream.fileno(), 1 << 20)
@@ -89,9 +89,10 @@ class Child:
             if not chunk:
                 break
             buf += chunk
-            if b"\n" not in buf:
+            if b"\n" not in chunk:
                 continue
-            *lines, buf = buf.split(b"\n")
+            *lines, rest = buf.split(b"\n")
+            buf = bytearray(rest)
             for line in lines:
                 if not line:
                     continue

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as _dt
 import json
+import os
 import re
 import sys
 import threading
@@ -97,3 +98,21 @@ class Logger:
 
     def error(self, msg: str, **fields: object) -> None:
         self.log("error", msg, fields)
+
+
+def open_log_file(path: str, *, console: bool = False) -> IO[str]:
+    """Open ``--log-output file=PATH`` / ``--console-output PATH`` for appending.
+
+    Failures raise a ``JsRunnerError`` (exit 255) with k6's one-line texts instead of a
+    Python traceback.
+    """
+    from .errors import JsRunnerError
+    directory = os.path.dirname(os.path.abspath(path))
+    if not console and not os.path.isdir(directory):
+        raise JsRunnerError(f"provided directory '{os.path.dirname(path) or directory}' does not exist")
+    try:
+        return open(path, "a", encoding="utf-8")  # noqa: SIM115 - lives for the run
+    except OSError as exc:
+        text = exc.strerror or str(exc)
+        reason = f"open {path}: {text[:1].lower() + text[1:]}"
+        raise JsRunnerError(reason if console else f"failed to open logfile {path}: {reason}") from None

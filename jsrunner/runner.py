@@ -20,7 +20,7 @@ from typing import IO, Any
 from .errors import ExitCode, JsRunnerError, ScriptError
 from .executors import EXECUTORS, Executor, RunState, ScenarioSpec, VUHost, VUPool
 from .loader import _MISSING_FILE, ModuleLoader
-from .log import Logger
+from .log import Logger, open_log_file
 from .metrics_hub import UNSET, MetricsHub
 from .vu import VU, Phase, RunContext, mono_ms
 
@@ -639,7 +639,7 @@ def make_logger(cfg: RunConfig, stderr: IO[str], stdout: IO[str]) -> Logger:
     elif out == "none":
         stream = None
     elif out.startswith("file="):
-        stream = open(out[5:], "a", encoding="utf-8")  # noqa: SIM115 - lives for the run
-    console = open(cfg.console_output, "a", encoding="utf-8") if cfg.console_output else None  # noqa: SIM115
+        stream = open_log_file(out[5:])
+    console = open_log_file(cfg.console_output, console=True) if cfg.console_output else None
     return Logger(stream, level="debug" if cfg.verbose else "info", fmt=cfg.log_format or "text",
                   console_file=console)

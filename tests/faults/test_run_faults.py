@@ -136,3 +136,15 @@ def test_unwritable_handle_summary_file(tmp_path):
     assert out.exit_code == 0
     assert out.errors() == ["failed to handle the end-of-test summary"]
     assert "still here" in out.stdout
+
+
+@pytest.mark.parametrize("flag, message", [
+    ("--log-output=file={tmp}/no/dir/x.log", "provided directory '{tmp}/no/dir' does not exist"),
+    ("--log-output=file={tmp}", "failed to open logfile {tmp}: open {tmp}: is a directory"),
+    ("--console-output={tmp}/no/dir/c.log", "open {tmp}/no/dir/c.log: no such file or directory"),
+    ("--console-output={tmp}", "open {tmp}: is a directory"),
+])
+def test_unopenable_log_files_exit_255(tmp_path, flag, message):
+    out = run(script(tmp_path, ITERS), flag.format(tmp=tmp_path), timeout=30)
+    assert out.exit_code == 255  # k6: 255, same texts
+    assert out.errors() == [message.format(tmp=tmp_path)]
