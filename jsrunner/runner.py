@@ -230,6 +230,11 @@ class Runner:
             vu_id = len(self.vus) + 1
             vu = VU(vu_id, self.ctx)
             self.vus.append(vu)
+        self._start_vu(vu)
+        return vu
+
+    def _start_vu(self, vu: VU) -> None:
+        """Initialise a new VU, give it a host and its thread, count it as initialised."""
         vu.initialise()
         host = VUHost(vu)
         self.hosts[vu.id] = host
@@ -237,7 +242,6 @@ class Runner:
         if self.state is not None:
             with self.state.lock:
                 self.state.vus_initialised += 1
-        return vu
 
     # ---- helpers running beside the test -----------------------------------------------
     def _setup_console(self) -> None:

@@ -32,7 +32,7 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 from .errors import ExitCode
-from .executors import EXECUTORS, Executor, RampingVUs, ScenarioSpec, VUHost
+from .executors import EXECUTORS, Executor, RampingVUs, ScenarioSpec
 from .loader import file_url
 from .log import Logger
 from .metrics_hub import MetricsHub
@@ -329,13 +329,8 @@ class SegmentRunner(Runner):
             local = len(self.vus) + 1
             vu = VU(local, self.ctx, id_in_test=self._vu_ids(local - 1) + 1)
             self.vus.append(vu)
-        vu.initialise()
-        host = VUHost(vu)
-        self.hosts[vu.id] = host
-        vu.start_thread(host)
+        self._start_vu(vu)
         if self.state is not None:
-            with self.state.lock:
-                self.state.vus_initialised += 1
             now = time.monotonic()
             if not self.started and now - self._last_init_report >= REPORT_INTERVAL:
                 self._last_init_report = now
