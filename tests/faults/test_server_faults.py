@@ -228,7 +228,10 @@ export default function () {
 def test_server_dies_and_comes_back(tmp_path, bad, workers):
     path = script(tmp_path, COMEBACK)
     export = tmp_path / "export.json"
-    proc = Proc(path, "-e", f"URL={bad.url}/echo", "--summary-export", str(export), workers=workers)
+    # 6 s: with worker processes starting on a loaded machine, 3 s left too little time
+    # after the comeback for new sockets to be opened and counted
+    proc = Proc(path, "-e", f"URL={bad.url}/echo", "-e", "DUR=6s", "--summary-export", str(export),
+                workers=workers)
     before = bad.wait("/echo", lambda s: s.clean_closes >= 3, timeout=20).handshakes
     bad.kill()
     time.sleep(0.8)
