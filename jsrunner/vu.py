@@ -81,6 +81,28 @@ class RunContext:
 _WAKE = object()
 
 
+class InterruptEvent(threading.Event):
+    """The VU's interrupt request, mirrored into the engine's flag word for JS.
+
+    JS checks the flag between the iterations of a batch without a host call (see
+    ``busy`` in runtime.js), so setting and clearing must reach it wherever they happen.
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.mirror: Callable[[bool], None] | None = None
+
+    def set(self) -> None:
+        super().set()
+        if self.mirror is not None:
+            self.mirror(True)
+
+    def clear(self) -> None:
+        if self.mirror is not None:
+            self.mirror(False)
+        super().clear()
+
+
 class VU:
     def __init__(self, vu_id: int, ctx: RunContext, *, id_in_test: int | None = None) -> None:
         self.id = vu_id
@@ -95,7 +117,7 @@ class VU:
         self.phase: Phase | None = None
         self.exports: list[str] = []
         self.script_options: dict[str, Any] | None = None
-        self.interrupt = threading.Event()
+        self.interrupt = InterruptEvent()
         self.stop_all = threading.Event()
         self.iteration_count = 0  # __ITER of the next iteration (all scenarios)
         self.scenario_iterations: dict[str, int] = {}
@@ -124,6 +146,8 @@ class VU:
         engine.export("B", self._batch_done)
         engine.export("J", self._jobs_before_next)
         engine.set_interrupt_check(self._stuck)
+        self.interrupt.mirror = engine.set_flag
+        engine.set_flag(self.interrupt.is_set())
         self._stuck_mark: tuple[Any, float] | None = None
         #: the phase whose JS the interrupt hook stopped (see _stuck)
         self.stopped_in_js: Phase | None = None

@@ -16,6 +16,26 @@
     Object.defineProperty(globalThis, 'global', { value: globalThis, writable: true, configurable: true });
   }
 
+  // Words the engine lets JS read without a host call (engine.py _expose_state): the
+  // runtime's job list head, dukpy's pending-rejection pointer and Python's flags
+  // (interrupt; the job list head's own address). Without the job list view (its place
+  // in QuickJS's runtime could not be found) `busy` asks Python.
+  const G = globalThis;
+  const jobsWords = G.__jsrunner_jobs ? new Uint32Array(G.__jsrunner_jobs) : null;
+  const rejWords = G.__jsrunner_rejection ? new Uint32Array(G.__jsrunner_rejection) : null;
+  const flagWords = G.__jsrunner_flags ? new Uint32Array(G.__jsrunner_flags) : null;
+  delete G.__jsrunner_jobs; delete G.__jsrunner_rejection; delete G.__jsrunner_flags;
+  const headLo = flagWords ? flagWords[2] : 0, headHi = flagWords ? flagWords[3] : 0;
+  // promise jobs are queued (the list head's `next` is not the head itself)
+  const jobsPending = jobsWords !== null
+    ? () => jobsWords[2] !== headLo || jobsWords[3] !== headHi
+    : null;
+  // true when the previous iteration is not over or must not be followed by another one:
+  // jobs queued, an unhandled rejection recorded, or the VU interrupted
+  const busy = (jobsPending !== null && rejWords !== null)
+    ? () => jobsPending() || rejWords[0] !== 0 || rejWords[1] !== 0 || flagWords[0] !== 0
+    : (k) => !!host('J', k);
+
   let ops = [];
   let samples = [];
   const clock = () => performance.timeOrigin + performance.now();
@@ -337,7 +357,7 @@
     const timings = [[t0, clock()]];
     let ongoing = null;
     for (let k = 1; k <= grant; k++) {
-      if (host('J', k)) break;
+      if (busy(k)) break;
       if (deadline && clock() >= deadline) break;
       iterCounter++;
       globalThis.__ITER = iterCounter;
@@ -377,7 +397,9 @@
   K.runLoop = async function runLoop() {
     for (;;) {
       let cmd;
-      if (pendingCmd !== null) { cmd = pendingCmd; pendingCmd = null; } else cmd = poll();
+      if (pendingCmd !== null) { cmd = pendingCmd; pendingCmd = null; }
+      else if (jobsPending !== null && jobsPending()) cmd = 0; // no need to ask Python
+      else cmd = poll();
       switch (cmd === 0 ? 0 : cmd[0]) {
         case 0:
           await null; // let queued promise jobs run, then poll again
