@@ -103,8 +103,9 @@ class RunState:
         self.vus_initialised = 0
         self.progress: dict[str, ScenarioProgress] = {}
         self.iteration_hook: Callable[[VU, Phase], None] | None = None
-        #: iterations a VU finished back to back in JS: (vu, executor, [[start, end], ...])
-        self.batch_hook: Callable[[VU, Any, list[list[float]]], None] | None = None
+        #: iterations a VU finished back to back in JS: (vu, executor, marks), iteration j
+        #: running from marks[j] to marks[j + 1]
+        self.batch_hook: Callable[[VU, Any, list[float]], None] | None = None
         self.setup_json: str | None = None
         #: a second Ctrl-C: stop waiting for anything
         self.hard_stop = threading.Event()
@@ -149,7 +150,7 @@ class VUHost:
             return 0, 0.0
         return self.current.grant_batch(vu, phase)
 
-    def finish_batch(self, vu: VU, first: Phase, extra: list[list[float]],
+    def finish_batch(self, vu: VU, first: Phase, extra: list[float],
                      continuing: float | None, claimed: int) -> Phase | None:
         if self.current is None:
             return None
@@ -493,13 +494,14 @@ class Executor:
     def _budget(self, end_s: float) -> float:
         return min(self.start_mono * 1000.0 + end_s * 1000.0, time.monotonic() * 1000.0 + BATCH_BUDGET_MS)
 
-    def finish_batch(self, vu: VU, first: Phase, extra: list[list[float]],
+    def finish_batch(self, vu: VU, first: Phase, extra: list[float],
                      continuing: float | None, claimed: int) -> Phase | None:
-        """Book the batch's extra iterations; return the phase of one still running."""
-        used = len(extra) + (1 if continuing is not None else 0)
+        """Book the batch's extra iterations (``extra``: their clock marks, one more than
+        their count); return the phase of one still running."""
+        n = max(0, len(extra) - 1)
+        used = n + (1 if continuing is not None else 0)
         if claimed > used:
             self._return_claims(vu, claimed - used)
-        n = len(extra)
         if n:
             # booked in bulk: these iterations finished, without errors, inside JS
             with self.cond:

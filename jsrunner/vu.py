@@ -302,16 +302,16 @@ class VU:
         self.batch_offset = offset
         return None
 
-    def _batch_done(self, samples: list[Any] | None, timings: list[list[float]],
+    def _batch_done(self, samples: list[Any] | None, marks: list[float],
                     ongoing: float | None) -> Any:
         """Simple synchronous iterations finished inside JS (see runIterations in runtime.js).
 
-        ``timings`` are ``[start, end]`` (monotonic ms) of iterations that returned without
-        scheduling anything, the first being the current phase; ``ongoing`` is the start of
-        one that did schedule something and now continues on the ordinary loop. The last
-        finished one is not over if promise jobs (or events) are still pending: it then
-        continues on the loop too. Anything unusual answers 0 and the JS side falls back
-        to the ordinary loop, which handles it exactly.
+        Iteration ``j`` ran from ``marks[j]`` to ``marks[j + 1]`` (monotonic ms), the first
+        being the current phase; ``ongoing`` is the start of one that did schedule
+        something and now continues on the ordinary loop. The last finished one is not
+        over if promise jobs (or events) are still pending: it then continues on the loop
+        too. Anything unusual answers 0 and the JS side falls back to the ordinary loop,
+        which handles it exactly.
         """
         if samples:
             self.ctx.sample_sink(self, self._expand(samples))
@@ -320,19 +320,20 @@ class VU:
         phase = self.phase
         assert phase is not None
         self.batch_offset = 0
-        converted = None
+        converted: float | None = None
         if ongoing is None and (engine.jobs_pending() or engine.rejection_pending() or len(self.timers)
                                 or self.refs > 0 or not self.inbox.empty() or self.interrupt.is_set()
                                 or phase.error is not None):
-            converted = timings.pop()
-        continuing: float | None = ongoing if ongoing is not None else (converted[0] if converted else None)
+            converted = marks[-2]
+            marks.pop()
+        continuing: float | None = ongoing if ongoing is not None else converted
         finish = getattr(self.controller, "finish_batch", None)
-        if not timings:
+        if len(marks) < 2:
             # the first iteration itself is still running (only promise jobs/events left)
             phase.fn_done = True
             return 0
-        phase.started, phase.ended = timings[0]
-        extra = timings[1:]
+        phase.started, phase.ended = marks[0], marks[1]
+        extra = marks[1:]  # the marks of the extra iterations (one more than their count)
         claimed = getattr(phase, "batch_claim", 0)
         phase.batch_claim = 0  # type: ignore[attr-defined]  # held across, handed to finish_batch
         self._end_phase(keep_times=True)
@@ -345,7 +346,7 @@ class VU:
             self.phase = nxt
             self.iteration_count = nxt.iteration + 1
             return 0
-        self.iteration_count = phase.iteration + len(timings)
+        self.iteration_count = phase.iteration + len(marks) - 1
         return self._next()
 
     def _apply(self, ops: list[Any]) -> None:

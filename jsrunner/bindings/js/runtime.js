@@ -346,28 +346,29 @@
 
   // Runs the iteration and, when the executor granted more (cmd[7] iterations until the
   // monotonic deadline cmd[8]), further simple iterations back to back. Before each extra
-  // iteration call_python('J') reports whether promise jobs are still queued, so the
-  // previous iteration really is over (microtasks included). One 'B' call then hands
-  // the timings to Python, which also gets any iteration still in progress.
+  // iteration `busy` makes sure the previous one really is over (no promise job queued,
+  // no rejection recorded, not interrupted). One 'B' call then hands the clock marks to
+  // Python (iteration j ran from marks[j] to marks[j + 1]: each starts where the last
+  // ended), which also gets the start of any iteration still in progress.
   function runIterations(fn, arg, cmd) {
     const grant = cmd[7] | 0;
     const deadline = cmd[8] || 0;
-    let t0 = clock();
+    const t0 = clock();
     if (!callIteration(fn, arg)) return;
-    const timings = [[t0, clock()]];
+    let t = clock();
+    const marks = [t0, t];
     let ongoing = null;
     for (let k = 1; k <= grant; k++) {
       if (busy(k)) break;
-      if (deadline && clock() >= deadline) break;
+      if (deadline && t >= deadline) break;
       iterCounter++;
-      globalThis.__ITER = iterCounter;
-      t0 = clock();
-      if (callIteration(fn, arg)) timings.push([t0, clock()]);
-      else { ongoing = t0; break; }
+      G.__ITER = iterCounter;
+      if (callIteration(fn, arg)) { t = clock(); marks.push(t); }
+      else { ongoing = t; break; }
     }
     const s = samples.length ? samples : null;
     if (s) samples = [];
-    const next = host('B', s, timings, ongoing);
+    const next = host('B', s, marks, ongoing);
     if (next !== 0) pendingCmd = next;
   }
   let pendingCmd = null;
