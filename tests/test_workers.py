@@ -154,7 +154,9 @@ def _cpu_ticks(pid: int) -> int:
 
 
 def _segment_workers(marker: str) -> list[int]:
-    return [p for p in procs_with(marker) if "jsrunner.worker segment" in cmdline(p)]
+    """The run's segment workers (the host, the first child, runs one segment too)."""
+    return [p for p in procs_with(marker)
+            if "jsrunner.worker segment" in cmdline(p) or "jsrunner.worker host" in cmdline(p)]
 
 
 class _Run:
