@@ -150,10 +150,12 @@ def _run(args: argparse.Namespace) -> int:
         workers = max(1, int(os.environ["JSRUNNER_WORKERS"]))
     first = None
     if workers != 1 and not args.dask:
-        # the coordinator's first child starts now, so its Python start-up and imports
-        # overlap with this process importing the runner (stdlib-only module)
-        from .child import Child
-        first = Child("host", None, mode="host")
+        from .child import Child, start_method
+        if start_method() == "spawn":
+            # the coordinator's first child starts now, so its Python start-up and imports
+            # overlap with this process importing the runner (stdlib-only module); forked
+            # children start from the coordinator once it has imported everything
+            first = Child("host", None, mode="host")
     from .runner import Runner
     cfg = config_from_args(args)
 

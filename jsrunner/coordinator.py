@@ -34,7 +34,7 @@ import threading
 import time
 from typing import Any
 
-from .child import Child, exit_text
+from .child import Child, exit_text, start_method
 from .errors import ExitCode, JsRunnerError
 from .executors import ScenarioProgress
 from .metrics_hub import UNSET, MetricsHub
@@ -165,6 +165,9 @@ class Coordinator(Runner):
         self.inbox: "queue.SimpleQueue[tuple[Child, dict[str, Any] | None]]" = (
             first_child.inbox if first_child is not None else queue.SimpleQueue())
         self._first_child = first_child
+        #: how local children start (``fork``: copies of this process, see jsrunner.child)
+        self.start_method = start_method()
+        self._preloaded = False
         self.life: Child | None = None
         self.workers: list[Child] = []
         self.worker_index: dict[Child, int] = {}
@@ -185,6 +188,14 @@ class Coordinator(Runner):
     def _job(self) -> dict[str, Any]:
         return {"script": self.cfg.script, "config": config_to_dict(self.cfg)}
 
+    def _new_child(self, name: str, job: dict[str, Any]) -> Child:
+        """Start a local child (forked from this process, or a new Python)."""
+        if self.start_method == "fork" and not self._preloaded:
+            from .worker import preload
+            preload()
+            self._preloaded = True
+        return Child(name, job, self.inbox, method=self.start_method)
+
     def _local_segments(self) -> bool:
         """Segments run in local child processes (not overridden by a subclass)."""
         return type(self)._run_workers is Coordinator._run_workers and self.spare_processes
@@ -202,7 +213,7 @@ class Coordinator(Runner):
                 child.killed = True
                 child.close_input()
                 child.kill()
-            child = Child("lifecycle", job, self.inbox)
+            child = self._new_child("lifecycle", job)
         self.life = child
         return child
 
@@ -508,7 +519,7 @@ class Coordinator(Runner):
 
     def _new_segment(self, name: str, job: dict[str, Any]) -> Child:
         """Start the segment ``job`` (a Child-like object: ``send``, ``alive``, ``kill``, ...)."""
-        return Child(name, job, self.inbox)
+        return self._new_child(name, job)
 
     def _run_workers(self, tuples: list[Any], setup_json: str | None) -> None:
         state = self.state

@@ -167,6 +167,21 @@ class CommandQueue:
         return self.q.get()
 
 
+def preload() -> None:
+    """Import what a worker imports on first use (planning, the k6 module bindings, the
+    WebSocket transport): a process that forks workers calls this first, so they start
+    with it imported and share its pages instead of each importing their own copy."""
+    import importlib
+
+    from . import bindings, plan, planning, scenarios  # noqa: F401 - imported for the children
+    from .metrics import export, summary  # noqa: F401
+    for name in bindings.HOST_MODULES:
+        try:
+            importlib.import_module(f"{bindings.__name__}.{name}")
+        except ModuleNotFoundError:
+            pass
+
+
 def main() -> int:
     # messages on a private copy of stdout; fd 1 becomes stderr
     msg_fd = os.dup(1)

@@ -19,7 +19,7 @@ from jsrunner.schedule import split_tuples
 from jsrunner.segment_runner import Control, config_to_dict, run_segment
 from jsrunner.runner import RunConfig
 
-from .helpers import cmdline, procs_with, wait_gone, write_script
+from .helpers import procs_with, wait_gone, write_script
 
 COUNTS = """
 import { Counter } from 'k6/metrics';
@@ -153,10 +153,18 @@ def _cpu_ticks(pid: int) -> int:
         return -1
 
 
-def _segment_workers(marker: str) -> list[int]:
-    """The run's segment workers (the host, the first child, runs one segment too)."""
-    return [p for p in procs_with(marker)
-            if "jsrunner.worker segment" in cmdline(p) or "jsrunner.worker host" in cmdline(p)]
+def _ppid(pid: int) -> int:
+    try:
+        with open(f"/proc/{pid}/stat") as fh:
+            return int(fh.read().rsplit(")", 1)[1].split()[1])
+    except (OSError, ValueError, IndexError):
+        return -1
+
+
+def _segment_workers(marker: str, coordinator: int) -> list[int]:
+    """The run's segment workers: the coordinator's children (forked or spawned; the
+    first one, the host, runs a segment too)."""
+    return [p for p in procs_with(marker) if _ppid(p) == coordinator]
 
 
 class _Run:
@@ -194,10 +202,10 @@ class _Run:
         return code, "".join(self.err)
 
 
-def _wait_workers(marker: str, n: int, timeout: float = 20.0) -> list[int]:
+def _wait_workers(marker: str, coordinator: int, n: int, timeout: float = 20.0) -> list[int]:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        pids = _segment_workers(marker)
+        pids = _segment_workers(marker, coordinator)
         if len(pids) >= n:
             return pids
         time.sleep(0.05)
@@ -217,7 +225,7 @@ def test_killed_worker_ends_the_run_cleanly(tmp_path: Path) -> None:
     marker = f"workers-{uuid.uuid4()}"
     run = _Run(script, tmp_path, marker)
     run.wait_for("spinning")
-    pids = _wait_workers(marker, 2)
+    pids = _wait_workers(marker, run.proc.pid, 2)
     t0 = {p: _cpu_ticks(p) for p in pids}
     time.sleep(0.5)
     stuck = max(pids, key=lambda p: _cpu_ticks(p) - t0[p])  # the one spinning in JS
