@@ -24,6 +24,7 @@ the coordinator exits, whatever the reason. A child that dies is reported as
 
 from __future__ import annotations
 
+import gc
 import json
 import os
 import queue
@@ -190,10 +191,14 @@ class Coordinator(Runner):
 
     def _new_child(self, name: str, job: dict[str, Any]) -> Child:
         """Start a local child (forked from this process, or a new Python)."""
-        if self.start_method == "fork" and not self._preloaded:
-            from .worker import preload
-            preload()
-            self._preloaded = True
+        if self.start_method == "fork":
+            if not self._preloaded:
+                from .worker import preload
+                preload()
+                self._preloaded = True
+            # what exists now is shared with the child: keep this process's collector off
+            # it too (a collection writes to every object it visits: copy-on-write copies)
+            gc.freeze()
         return Child(name, job, self.inbox, method=self.start_method)
 
     def _local_segments(self) -> bool:
@@ -330,6 +335,8 @@ class Coordinator(Runner):
         n = self.requested_workers or (os.cpu_count() or 1)
         n = max(1, min(n, plan.max_vus))
         tuples = [et for et in split_tuples(n) if test_max_vus(configs, et) > 0]
+        if local_workers and tuples:
+            self._start_workers(tuples)  # they initialise while the banner is printed
         state = CoordState(plan.global_tags)
         state.executors = [ScenarioView(spec, state) for spec in plan.scenarios]
         self.state = state  # type: ignore[assignment]
@@ -481,6 +488,14 @@ class Coordinator(Runner):
     def _spawn_workers(self, tuples: list[Any]) -> None:
         """Start one worker per segment and wait until each has initialised its VUs (the
         first half of the barrier; ``start`` is the second)."""
+        if not self.workers:
+            self._start_workers(tuples)
+        self._await_ready()
+
+    def _start_workers(self, tuples: list[Any]) -> None:
+        """Start one worker per segment (the host takes the first) and send their jobs.
+        Called before the progress display starts: forking while another thread writes to
+        the terminal is avoided where it costs nothing."""
         base = self._job()
         host = self.life if self._local_segments() and self.life is not None and self.life.mode == "host" else None
         if host is not None and not host.alive():
@@ -499,6 +514,8 @@ class Coordinator(Runner):
                 child.send(cmd)
             self.worker_index[child] = k + 1
             self.workers.append(child)
+
+    def _await_ready(self) -> None:
         n = len(self.workers)
         self._ready: set[Child] = set()
         while len(self._ready) < n and not self.worker_failed and self.abort_code is None:
