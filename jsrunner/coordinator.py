@@ -166,8 +166,10 @@ class Coordinator(Runner):
         self.inbox: "queue.SimpleQueue[tuple[Child, dict[str, Any] | None]]" = (
             first_child.inbox if first_child is not None else queue.SimpleQueue())
         self._first_child = first_child
-        #: how local children start (``fork``: copies of this process, see jsrunner.child)
-        self.start_method = start_method()
+        #: how local children start (``fork``: copies of this process, see jsrunner.child);
+        #: a subclass with segments elsewhere has threads of its own (a Dask client) by the
+        #: time its one local child starts: that one is spawned
+        self.start_method = start_method() if self._local_segments() else "spawn"
         self._preloaded = False
         self.life: Child | None = None
         self.workers: list[Child] = []
@@ -316,8 +318,8 @@ class Coordinator(Runner):
 
         # 1. options pass (in the first child); the other workers are started once the plan
         # says how many it can use
-        local_workers = self._local_segments()
-        life = self._spawn_lifecycle(host=local_workers)
+        local_processes = self._local_segments()
+        life = self._spawn_lifecycle(host=local_processes)
         init = self._wait_for(life, ("init", "fatal"), None)
         if init is None:
             if self.abort_code is not None:
@@ -335,7 +337,7 @@ class Coordinator(Runner):
         n = self.requested_workers or (os.cpu_count() or 1)
         n = max(1, min(n, plan.max_vus))
         tuples = [et for et in split_tuples(n) if test_max_vus(configs, et) > 0]
-        if local_workers and tuples:
+        if local_processes and tuples:
             self._start_workers(tuples)  # they initialise while the banner is printed
         state = CoordState(plan.global_tags)
         state.executors = [ScenarioView(spec, state) for spec in plan.scenarios]
@@ -354,6 +356,7 @@ class Coordinator(Runner):
         self.vus_to_init = planned_vus(plan)
 
         # 2. the workers initialise their VUs (k6: VUs first, then the test starts)
+        local_workers = type(self)._run_workers is Coordinator._run_workers
         if local_workers and tuples:
             self.phase = "init"
             self._spawn_workers(tuples)
