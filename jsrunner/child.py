@@ -55,15 +55,24 @@ def start_method() -> str:
     return "fork" if sys.platform.startswith("linux") else "spawn"
 
 
+_SIGNALS = {signal.SIGINT, signal.SIGTERM, signal.SIGHUP}
+
+
 class ForkedProcess:
     """The ``subprocess.Popen`` subset :class:`Child` uses, for a forked child."""
 
     def __init__(self, mode: str) -> None:
         child_in, self_out = os.pipe()   # job and commands
         self_in, child_out = os.pipe()   # messages
-        pid = os.fork()
-        if pid == 0:  # pragma: no cover - runs in the child (covered by the worker tests)
-            _forked_main(child_in, child_out, mode)
+        # a Ctrl-C between the fork and the child's own handlers would run the coordinator's
+        # handler in the child: the signals wait (blocked) until each side has its handlers
+        mask = signal.pthread_sigmask(signal.SIG_BLOCK, _SIGNALS)
+        try:
+            pid = os.fork()
+            if pid == 0:  # pragma: no cover - runs in the child (covered by the worker tests)
+                _forked_main(child_in, child_out, mode, mask)
+        finally:
+            signal.pthread_sigmask(signal.SIG_SETMASK, mask)
         os.close(child_in)
         os.close(child_out)
         self.pid = pid
@@ -103,15 +112,16 @@ class ForkedProcess:
                 pass
 
 
-def _forked_main(child_in: int, child_out: int, mode: str) -> None:  # pragma: no cover - child
+def _forked_main(child_in: int, child_out: int, mode: str, mask: Any) -> None:  # pragma: no cover - child
     """The forked child: shed what it inherited, then run the worker; never returns."""
     code = 70
     try:
         os.setsid()
         gc.freeze()
-        for sig in (signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT, signal.SIGPIPE):
+        for sig in (signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT):  # SIGPIPE stays ignored, as in any Python
             signal.signal(sig, signal.SIG_DFL)
-        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        signal.signal(signal.SIGINT, signal.SIG_IGN)  # the coordinator forwards Ctrl-C as commands
+        signal.pthread_sigmask(signal.SIG_SETMASK, mask)
         os.dup2(child_in, 0)
         os.dup2(child_out, 1)
         os.closerange(3, 1 << 20)  # other children's pipes: their EOF must not wait for us

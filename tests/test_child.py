@@ -66,3 +66,37 @@ def test_host_child_answers_the_options_pass(tmp_path: Path, method: str) -> Non
         raise AssertionError("no init message") from None
     finally:
         child.kill()
+
+
+
+def _signal_masks(pid: int) -> tuple[int, int]:
+    with open(f"/proc/{pid}/status") as fh:
+        rows = dict(line.split(":", 1) for line in fh if ":" in line)
+    return int(rows["SigIgn"], 16), int(rows["SigCgt"], 16)
+
+
+@linux_only
+def test_forked_child_gets_its_own_signal_dispositions() -> None:
+    """SIGPIPE stays ignored (Python's default: a write to a closed socket must raise, not
+    kill the worker), SIGINT is ignored (the coordinator forwards Ctrl-C as commands),
+    SIGTERM is back to the default, and the child leads a session of its own."""
+    import os
+    import signal
+    import time
+    child = Child("probe", None, mode="segment", method="fork")
+    try:
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:  # its name is set once its handlers are
+            with open(f"/proc/{child.pid}/comm") as fh:
+                if fh.read().strip() == "jsr-segment":
+                    break
+            time.sleep(0.01)
+        ignored, caught = _signal_masks(child.pid)
+        for sig in (signal.SIGPIPE, signal.SIGINT):
+            assert ignored & (1 << (sig - 1)), sig
+        term = 1 << (signal.SIGTERM - 1)
+        assert not caught & term and not ignored & term
+        assert os.getsid(child.pid) == child.pid
+    finally:
+        child.close_input()
+        child.kill()
