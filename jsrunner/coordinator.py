@@ -191,9 +191,10 @@ class Coordinator(Runner):
     def _job(self) -> dict[str, Any]:
         return {"script": self.cfg.script, "config": config_to_dict(self.cfg)}
 
-    def _new_child(self, name: str, job: dict[str, Any]) -> Child:
+    def _new_child(self, name: str, job: dict[str, Any], method: str | None = None) -> Child:
         """Start a local child (forked from this process, or a new Python)."""
-        if self.start_method == "fork":
+        method = method or self.start_method
+        if method == "fork":
             if not self._preloaded:
                 from .worker import preload
                 preload()
@@ -201,13 +202,13 @@ class Coordinator(Runner):
             # what exists now is shared with the child: keep this process's collector off
             # it too (a collection writes to every object it visits: copy-on-write copies)
             gc.freeze()
-        return Child(name, job, self.inbox, method=self.start_method)
+        return Child(name, job, self.inbox, method=method)
 
     def _local_segments(self) -> bool:
         """Segments run in local child processes (not overridden by a subclass)."""
         return type(self)._run_workers is Coordinator._run_workers and self.spare_processes
 
-    def _spawn_lifecycle(self, host: bool = False) -> Child:
+    def _spawn_lifecycle(self, host: bool = False, method: str | None = None) -> Child:
         """The child that does the options pass and runs setup/teardown/handleSummary;
         ``host``: it runs the first segment too (a pre-started child is used if there is one)."""
         job = dict(self._job(), mode="host" if host else "lifecycle")
@@ -220,15 +221,9 @@ class Coordinator(Runner):
                 child.killed = True
                 child.close_input()
                 child.kill()
-            child = self._new_child("lifecycle", job)
+            child = self._new_child("lifecycle", job, method)
         self.life = child
         return child
-
-    def _label(self, child: Child) -> str:
-        """How errors name a child: ``worker N`` (the host is worker 1), ``worker 0`` for
-        a child that runs only setup/teardown/handleSummary."""
-        k = self.worker_index.get(child)
-        return f"worker {k}" if k is not None else "worker 0"
 
     def _forward_log(self, msg: dict[str, Any]) -> None:
         text = msg.get("text", "")
@@ -423,7 +418,9 @@ class Coordinator(Runner):
             return self.life
         if self._hard_sent:
             return None
-        child = self._spawn_lifecycle(host=False)
+        # the host died: a new child for the rest, spawned (this process runs the progress
+        # display and the readers by now, and this is no hot path)
+        child = self._spawn_lifecycle(host=False, method="spawn")
         msg = self._wait_for(child, ("init", "fatal"), 120)
         if msg is None or msg["type"] != "init":
             return None
