@@ -194,6 +194,8 @@ class Coordinator(Runner):
     def _new_child(self, name: str, job: dict[str, Any], method: str | None = None) -> Child:
         """Start a local child (forked from this process, or a new Python)."""
         method = method or self.start_method
+        if method == "fork" and threading.current_thread() is not threading.main_thread():
+            method = "spawn"  # a fork's only thread is the caller: it must be the main one
         if method == "fork":
             if not self._preloaded:
                 from .worker import preload
