@@ -45,6 +45,15 @@ from .segment_runner import config_to_dict, scenario_configs
 
 WORKER_DIED = ExitCode.FATAL
 
+
+def default_workers() -> int:
+    """Worker processes when ``--workers`` is not given: the cores this process may run on
+    (its CPU affinity, e.g. under ``taskset`` or a container's cpuset), else all cores."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except (AttributeError, OSError):
+        return max(1, os.cpu_count() or 1)
+
 # ---- the progress model: sums over the workers ---------------------------------------------
 class _Finished:
     def __init__(self) -> None:
@@ -331,7 +340,7 @@ class Coordinator(Runner):
         self.plan = plan
         self.hub.configure(plan)
         configs = scenario_configs(cfg, init["options"] or {}, exports)
-        n = self.requested_workers or (os.cpu_count() or 1)
+        n = self.requested_workers or default_workers()
         n = max(1, min(n, plan.max_vus))
         tuples = [et for et in split_tuples(n) if test_max_vus(configs, et) > 0]
         if local_processes and tuples:
@@ -674,4 +683,4 @@ def run_with_workers(cfg: RunConfig, workers: int | None, first_child: Child | N
     return Coordinator(cfg, workers, first_child).run().exit_code
 
 
-__all__ = ["Coordinator", "run_with_workers", "WORKER_DIED"]
+__all__ = ["Coordinator", "run_with_workers", "default_workers", "WORKER_DIED"]

@@ -100,3 +100,17 @@ def test_forked_child_gets_its_own_signal_dispositions() -> None:
     finally:
         child.close_input()
         child.kill()
+
+
+def test_default_workers_follows_the_cpu_affinity(monkeypatch: pytest.MonkeyPatch) -> None:
+    import os
+
+    from jsrunner import coordinator
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {0, 3, 5}, raising=False)
+    assert coordinator.default_workers() == 3
+
+    def unsupported(pid: int) -> set[int]:
+        raise OSError("not here")
+    monkeypatch.setattr(os, "sched_getaffinity", unsupported, raising=False)
+    monkeypatch.setattr(os, "cpu_count", lambda: None)
+    assert coordinator.default_workers() == 1
