@@ -11,12 +11,16 @@
    seconds per received message (target ≤ 1.0x k6) and the share of the server's messages
    that arrived (target ≥ 99.9 %);
 3. ``rss``     - 1,000 VUs with one socket each for 10 s: peak RSS summed over every process
-   of the tool (target ≤ 0.7x k6).
+   of the tool (target ≤ 0.7x k6). Shown beside it, not instead of it: the peak of the summed
+   PSS (proportional set size: a page shared by n processes counts 1/n in each, so the
+   copy-on-write pages of forked workers are not counted once per process; for a single
+   process such as k6, PSS ≈ RSS), and each process's own peak RSS/PSS (``--rss-vus 1``
+   gives the per-process baseline: Python, imports, no VUs).
 
 The test server (``jsrunner.testserver``) runs in a child process of its own; this script asks
 it for its counters over a pipe. CPU seconds are the tool's rusage (the tool's workers are
-its waited-for children, so they are included); RSS is sampled from /proc every 50 ms over
-the tool's whole process tree.
+its waited-for children, so they are included); RSS and PSS are sampled from /proc every 50 ms
+over the tool's whole process tree.
 """
 
 from __future__ import annotations
@@ -28,9 +32,12 @@ import shutil
 import statistics
 import subprocess
 import sys
+import resource
 import tempfile
+import threading
+import time
 
-from _common import ROOT, k6_binary, run_tool as _run_tool
+from _common import ROOT, k6_binary
 
 EMPTY = "export default function () {}\n"
 
@@ -122,8 +129,91 @@ class Server:
             self.proc.kill()
 
 
+def _children(pid: int) -> list[int]:
+    try:
+        with open(f"/proc/{pid}/task/{pid}/children") as fh:
+            return [int(x) for x in fh.read().split()]
+    except OSError:
+        return []
+
+
+def _mem_kb(pid: int) -> tuple[int, int]:
+    """(RSS, PSS) of a process in KiB, from /proc/<pid>/smaps_rollup ((0, 0) if it is gone)."""
+    rss = pss = 0
+    try:
+        with open(f"/proc/{pid}/smaps_rollup") as fh:
+            for line in fh:
+                if line.startswith("Rss:"):
+                    rss = int(line.split()[1])
+                elif line.startswith("Pss:"):
+                    pss = int(line.split()[1])
+    except OSError:
+        pass
+    return rss, pss
+
+
+def _label(pid: int, root: int) -> str:
+    """What a process of the tool is: coordinator (the tool's own process when it has
+    children), or the worker kind (forked workers name themselves jsr-<kind> in comm)."""
+    if pid == root:
+        return "main"
+    try:
+        with open(f"/proc/{pid}/comm") as fh:
+            comm = fh.read().strip()
+        with open(f"/proc/{pid}/cmdline", "rb") as fh:
+            argv = fh.read().split(b"\0")
+    except OSError:
+        return "?"
+    if comm.startswith("jsr-"):
+        return comm[4:]
+    if b"jsrunner.worker" in argv:
+        i = argv.index(b"jsrunner.worker")
+        return argv[i + 1].decode() if i + 1 < len(argv) else "worker"
+    return comm
+
+
 def run_tool(cmd: list[str], env: dict[str, str], timeout: float = 600) -> dict:
-    return _run_tool(cmd, env, timeout)
+    """Run ``cmd`` to the end: return code, wall and CPU seconds (children's rusage, so its
+    waited-for workers count), the peaks of the RSS and of the PSS summed over its process
+    tree, and each process's peak RSS/PSS (all sampled every 50 ms), stdout, stderr."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    t0 = time.perf_counter()
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    peak = {"rss": 0, "pss": 0}
+    per: dict[int, dict] = {}
+    done = threading.Event()
+
+    def sample() -> None:
+        while not done.wait(0.05):
+            rss = pss = 0
+            todo = [proc.pid]
+            while todo:
+                pid = todo.pop()
+                r, p = _mem_kb(pid)
+                rss, pss = rss + r, pss + p
+                row = per.get(pid)
+                if row is None and r:
+                    row = per[pid] = {"label": _label(pid, proc.pid), "rss": 0, "pss": 0}
+                if row is not None:
+                    row["rss"], row["pss"] = max(row["rss"], r), max(row["pss"], p)
+                todo.extend(_children(pid))
+            peak["rss"], peak["pss"] = max(peak["rss"], rss), max(peak["pss"], pss)
+
+    th = threading.Thread(target=sample, daemon=True)
+    th.start()
+    try:
+        out, err = proc.communicate(timeout=timeout)
+    finally:
+        done.set()
+        th.join()
+    wall = time.perf_counter() - t0
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    if len(per) > 1 and proc.pid in per:
+        per[proc.pid]["label"] = "coordinator"
+    procs = sorted(per.values(), key=lambda r: (r["label"] != "coordinator", r["label"]))
+    return {"rc": proc.returncode, "wall": wall, "cpu": cpu, "rss_mb": peak["rss"] / 1024,
+            "pss_mb": peak["pss"] / 1024, "procs": procs, "stderr": err, "stdout": out}
 
 
 def metrics(path: str) -> dict:
@@ -203,7 +293,10 @@ def main() -> int:
                     else:
                         r["value"] = r["rss_mb"]
                         r["echoes"] = count(m, "ws_msgs_received")
-                        line += f" echoes={r['echoes']:,.0f}/{10 * args.rss_vus:,}"
+                        line += (f" pss={r['pss_mb']:.0f}MB echoes={r['echoes']:,.0f}/{10 * args.rss_vus:,}"
+                                 f"\n          per process (peak RSS/PSS MB): "
+                                 + ", ".join(f"{p['label']} {p['rss'] / 1024:.0f}/{p['pss'] / 1024:.0f}"
+                                             for p in r["procs"]))
                     results.setdefault((bench, tool), []).append(r)
                     print(line, flush=True)
     finally:
@@ -225,6 +318,11 @@ def main() -> int:
         scale = 1e6 if bench == "chat" else 1.0
         rows.append((label, "-" if j is None else format(j * scale, f), "-" if k is None else format(k * scale, f),
                      f"{j / k:.2f}x" if j is not None and k else "-", target))
+        if bench == "rss":
+            jp, kp = med(bench, "jsrunner", "pss_mb"), med(bench, "k6", "pss_mb")
+            rows.append(("  peak PSS MB, all processes (shared pages split)", "-" if jp is None else f"{jp:.0f}",
+                         "-" if kp is None else f"{kp:.0f}", f"{jp / kp:.2f}x" if jp is not None and kp else "-",
+                         "(beside RSS)"))
         if bench == "chat":
             js, ks = med(bench, "jsrunner", "share"), med(bench, "k6", "share")
             rows.append(("  share of the server's messages received", "-" if js is None else f"{100 * js:.2f}%",

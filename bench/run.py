@@ -2,6 +2,15 @@
 
 Each figure is measured for jsrunner and k6 in the same run, so ratios are meaningful on a
 noisy 2-core machine; absolute numbers are not.
+
+    python bench/run.py [--only startup,iterations,timer,drift] [--repeat 5] [--spawn]
+
+``--only startup`` measures start-up alone (an empty 1-VU script, ``-q --no-summary``; the
+median of ``--repeat`` runs, the tools interleaved). ``--spawn`` adds the CLI default with
+``JSRUNNER_WORKER_START=spawn`` (workers as new Python processes instead of forks of the
+coordinator). Start-up depends on whether jsrunner's bytecode is cached: with
+``PYTHONDONTWRITEBYTECODE`` set and no ``__pycache__`` every process compiles jsrunner from
+source (an installed package has its bytecode); the first line of the output says which.
 """
 
 from __future__ import annotations
@@ -21,9 +30,15 @@ SCRIPTS = HERE / "scripts"
 ENV = dict(os.environ, K6_NO_USAGE_REPORT="true")
 
 
-def tools() -> dict[str, list[str]]:
+SPAWN_ENV = dict(ENV, JSRUNNER_WORKER_START="spawn")
+METRICS = ("startup", "iterations", "timer", "drift")
+
+
+def tools(spawn: bool = False) -> dict[str, list[str]]:
     found = {"jsrunner": [sys.executable, "-m", "jsrunner", "run", "--workers", "1"],
              "jsrunner-default": [sys.executable, "-m", "jsrunner", "run"]}
+    if spawn:
+        found["jsrunner-spawn"] = [sys.executable, "-m", "jsrunner", "run"]
     k6 = shutil.which("k6") or (os.path.exists("/tmp/k6venv/bin/k6") and "/tmp/k6venv/bin/k6")
     if k6:
         found["k6"] = [k6, "run", "--address="]
@@ -39,9 +54,28 @@ def run(cmd: list[str], *args: str, env: dict[str, str] | None = None) -> tuple[
     return elapsed, proc.stdout, proc.stderr
 
 
-def startup(cmd: list[str], repeat: int) -> float:
-    times = [run(cmd, "-q", "--no-summary", str(SCRIPTS / "empty.js"))[0] for _ in range(repeat)]
-    return statistics.median(times)
+def env_for(name: str) -> dict[str, str]:
+    return SPAWN_ENV if name == "jsrunner-spawn" else ENV
+
+
+def startup_all(found: dict[str, list[str]], repeat: int) -> dict[str, float]:
+    """Median start-up of every tool, the tools interleaved (same machine load for all)."""
+    times: dict[str, list[float]] = {name: [] for name in found}
+    for _ in range(repeat):
+        for name, cmd in found.items():
+            times[name].append(run(cmd, "-q", "--no-summary", str(SCRIPTS / "empty.js"), env=env_for(name))[0])
+    return {name: statistics.median(t) for name, t in times.items()}
+
+
+def bytecode_note() -> str:
+    pkg = HERE.parent / "jsrunner"
+    cached = (pkg / "__pycache__").is_dir()
+    if cached:
+        return "jsrunner bytecode: cached (__pycache__ present)"
+    if os.environ.get("PYTHONDONTWRITEBYTECODE"):
+        return ("jsrunner bytecode: NOT cached (PYTHONDONTWRITEBYTECODE set, no __pycache__): every "
+                "process compiles jsrunner from source; `python -m compileall -q jsrunner` caches it")
+    return "jsrunner bytecode: written on first import"
 
 
 def iterations_per_s(cmd: list[str], seconds: int) -> float:
@@ -67,21 +101,33 @@ def interval_drift(cmd: list[str]) -> tuple[int, int]:
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--repeat", type=int, default=5)
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--repeat", type=int, default=5, help="start-up runs per tool (median)")
     ap.add_argument("--seconds", type=int, default=5)
     ap.add_argument("--hops", type=int, default=10000)
+    ap.add_argument("--only", default=",".join(METRICS), help=f"comma-separated subset of {', '.join(METRICS)}")
+    ap.add_argument("--spawn", action="store_true", help="add the CLI default with spawned (not forked) workers")
     args = ap.parse_args()
-    found = tools()
-    rows: dict[str, dict[str, object]] = {}
+    only = set(args.only.split(","))
+    found = tools(args.spawn)
+    print(bytecode_note())
+    rows: dict[str, dict[str, object]] = {name: {} for name in found}
+    if "startup" in only:
+        for name, value in startup_all(found, args.repeat).items():
+            rows[name]["startup_s"] = round(value, 3)
     for name, cmd in found.items():
-        rows[name] = {
-            "startup_s": round(startup(cmd, args.repeat), 3),
-            "iterations_per_s": round(iterations_per_s(cmd, args.seconds)),
-            "timer_hop_us": round(timer_hop_us(cmd, args.hops), 2),
-            "interval_drift_ms_at_5s": interval_drift(cmd)[0],
-        }
+        if name == "jsrunner-spawn":
+            continue  # start-up only
+        if "iterations" in only:
+            rows[name]["iterations_per_s"] = round(iterations_per_s(cmd, args.seconds))
+        if "timer" in only:
+            rows[name]["timer_hop_us"] = round(timer_hop_us(cmd, args.hops), 2)
+        if "drift" in only:
+            rows[name]["interval_drift_ms_at_5s"] = interval_drift(cmd)[0]
     keys = list(next(iter(rows.values())).keys())
+    for row in rows.values():
+        for key in keys:
+            row.setdefault(key, "-")
     names = list(rows)
     mine = [n for n in names if n != "k6"]
     header = f"{'metric':26}" + "".join(f"{n:>18}" for n in names)
@@ -90,11 +136,13 @@ def main() -> None:
     print(header)
     for key in keys:
         line = f"{key:26}" + "".join(f"{rows[n][key]!s:>18}" for n in names)
-        if "k6" in rows and rows["k6"][key]:
-            line += "".join(f"{float(rows[n][key]) / float(rows['k6'][key]):>21.2f}x" for n in mine)
+        if "k6" in rows and rows["k6"][key] not in (0, "-"):
+            line += "".join(f"{float(rows[n][key]) / float(rows['k6'][key]):>21.2f}x" if rows[n][key] != "-"
+                            else f"{'-':>22}" for n in mine)
         print(line)
-    print("(jsrunner = in-process, --workers 1; jsrunner-default = the CLI default, one worker process per core "
-          "up to the test's max VUs, with a coordinator and a lifecycle child)")
+    print("(jsrunner = in-process, --workers 1; jsrunner-default = the CLI default: a coordinator and one worker "
+          "process per core, at most the test's max VUs, forked from the coordinator on Linux; the first worker "
+          "also runs setup/teardown/handleSummary; jsrunner-spawn = the default with JSRUNNER_WORKER_START=spawn)")
 
 
 if __name__ == "__main__":

@@ -139,17 +139,25 @@ def config_from_args(args: argparse.Namespace) -> "RunConfig":
 
 
 def _run(args: argparse.Namespace) -> int:
-    from .runner import Runner
-    cfg = config_from_args(args)
     workers = args.workers
     if workers is not None and workers < 1:
         raise CommandLineError(f"invalid argument \"{workers}\" for \"--workers\" flag: must be at least 1")
-    if cfg.out and workers != 1 and not args.dask:
+    if args.out and workers != 1 and not args.dask:
         if workers is not None:
             _print_warning("--out needs every sample in one process: running with --workers 1")
         workers = 1  # outputs need every raw sample: keep them in one process
     if workers is None and os.environ.get("JSRUNNER_WORKERS", "").isdigit():
         workers = max(1, int(os.environ["JSRUNNER_WORKERS"]))
+    first = None
+    if workers != 1 and not args.dask:
+        from .child import Child, start_method
+        if start_method() == "spawn":
+            # the coordinator's first child starts now, so its Python start-up and imports
+            # overlap with this process importing the runner (stdlib-only module); forked
+            # children start from the coordinator once it has imported everything
+            first = Child("host", None, mode="host")
+    from .runner import Runner
+    cfg = config_from_args(args)
 
     def go(c: "RunConfig") -> int:
         if args.dask:
@@ -158,7 +166,7 @@ def _run(args: argparse.Namespace) -> int:
         if workers == 1:
             return Runner(c).run().exit_code
         from .coordinator import run_with_workers
-        return run_with_workers(c, workers)  # None: one per core, at most the test's max VUs
+        return run_with_workers(c, workers, first)  # None: one per core, at most the test's max VUs
 
     if args.serve:
         return _with_server(lambda url: _run_cfg(cfg, url, go))

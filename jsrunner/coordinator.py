@@ -2,13 +2,16 @@
 
 The coordinator runs no VU code itself, so a stuck script can never freeze it:
 
-1. a *lifecycle* child does the options pass (and later ``setup()``, ``teardown()`` and
-   ``handleSummary()``, each once, as in a single-process run);
+1. the first child, the *host*, does the options pass (and later ``setup()``,
+   ``teardown()`` and ``handleSummary()``, each once, as in a single-process run);
 2. the coordinator plans the test from what that child found, prints the banner of the
-   whole test, and splits it into N equal execution segments (``schedule.split_tuples``);
+   whole test, and splits it into N equal execution segments (``schedule.split_tuples``),
+   N at most the test's max VUs, so no process is started that the plan cannot use;
 3. one *segment* worker per segment (``segment_runner.run_segment`` in
-   ``python -m jsrunner.worker``) initialises its share of the VUs; when all are ready they
-   get ``start`` together (the barrier) and run with no chatter between them;
+   ``python -m jsrunner.worker``) initialises its share of the VUs; the host runs the first
+   segment itself (no process of its own for the code that runs once: one Python, one set
+   of imports less), the others are started then; when all are ready they get ``start``
+   together (the barrier) and run with no chatter between them;
 4. the workers send engine snapshot deltas and progress every 0.25 s; the coordinator
    merges them into its own engine, draws the progress, evaluates ``abortOnFail``
    thresholds, forwards log lines to stderr, and ends with one summary and exit code.
@@ -21,7 +24,7 @@ the coordinator exits, whatever the reason. A child that dies is reported as
 
 from __future__ import annotations
 
-import atexit
+import gc
 import json
 import os
 import queue
@@ -32,6 +35,7 @@ import threading
 import time
 from typing import Any
 
+from .child import Child, exit_text, start_method
 from .errors import ExitCode, JsRunnerError
 from .executors import ScenarioProgress
 from .metrics_hub import UNSET, MetricsHub
@@ -41,124 +45,14 @@ from .segment_runner import config_to_dict, scenario_configs
 
 WORKER_DIED = ExitCode.FATAL
 
-_LIVE: set["Child"] = set()
 
-
-def _kill_all_children() -> None:
-    for child in list(_LIVE):
-        child.kill()
-
-
-atexit.register(_kill_all_children)
-
-
-class Child:
-    """One child process: a JSON-lines job/command pipe in, a message pipe out."""
-
-    def __init__(self, name: str, job: dict[str, Any] | None, inbox: "queue.SimpleQueue[tuple[Child, dict[str, Any] | None]]",
-                 mode: str | None = None) -> None:
-        """``job`` None: start the process now (Python and jsrunner load meanwhile) and
-        send the job later with :meth:`send`."""
-        self.name = name
-        env = dict(os.environ)
-        env.setdefault("PYTHONUNBUFFERED", "1")
-        mode = mode or (str(job.get("mode")) if job else "segment")
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "jsrunner.worker", mode], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-            stderr=None, start_new_session=True, env=env, bufsize=0)
-        _LIVE.add(self)
-        self.pid = self.proc.pid
-        self.inbox = inbox
-        self.done: dict[str, Any] | None = None
-        self.eof = False
-        self._wlock = threading.Lock()
-        if job is not None:
-            self.send(job)
-        self.reader = threading.Thread(target=self._read, name=f"read-{name}", daemon=True)
-        self.reader.start()
-
-    def _read(self) -> None:
-        assert self.proc.stdout is not None
-        stream = self.proc.stdout
-        buf = bytearray()  # (a huge log line arrives in many pipe-sized chunks: no bytes +=)
-        while True:
-            try:
-                chunk = stream.read1(1 << 20) if hasattr(stream, "read1") else os.read(stream.fileno(), 1 << 20)
-            except (OSError, ValueError):
-                chunk = b""
-            if not chunk:
-                break
-            buf += chunk
-            if b"\n" not in chunk:
-                continue
-            *lines, rest = buf.split(b"\n")
-            buf = bytearray(rest)
-            for line in lines:
-                if not line:
-                    continue
-                try:
-                    msg = json.loads(line)
-                except ValueError:
-                    continue
-                self.inbox.put((self, msg))
-        self.proc.wait()
-        self.inbox.put((self, None))
-
-    def send(self, msg: dict[str, Any]) -> None:
-        data = (json.dumps(msg, separators=(",", ":")) + "\n").encode("utf-8")
-        with self._wlock:
-            try:
-                assert self.proc.stdin is not None
-                self.proc.stdin.write(data)
-                self.proc.stdin.flush()
-            except (OSError, ValueError, AssertionError):
-                pass
-
-    def alive(self) -> bool:
-        return self.proc.poll() is None
-
-    def close_input(self) -> None:
-        with self._wlock:
-            try:
-                if self.proc.stdin is not None:
-                    self.proc.stdin.close()
-            except OSError:
-                pass
-
-    def kill(self) -> None:
-        if self.proc.poll() is None:
-            try:
-                os.killpg(self.pid, signal.SIGKILL)
-            except (ProcessLookupError, PermissionError):
-                try:
-                    self.proc.kill()
-                except OSError:
-                    pass
-            try:
-                self.proc.wait(5)
-            except subprocess.TimeoutExpired:
-                pass
-        else:
-            # the child is gone; anything left in its group goes too
-            try:
-                os.killpg(self.pid, signal.SIGKILL)
-            except (ProcessLookupError, PermissionError):
-                pass
-        _LIVE.discard(self)
-
-    @property
-    def returncode(self) -> int | None:
-        return self.proc.returncode
-
-
-def _exit_text(code: int | None) -> str:
-    if code is not None and code < 0:
-        try:
-            return f"{code} ({signal.Signals(-code).name})"
-        except ValueError:
-            return str(code)
-    return str(code)
-
+def default_workers() -> int:
+    """Worker processes when ``--workers`` is not given: the cores this process may run on
+    (its CPU affinity, e.g. under ``taskset`` or a container's cpuset), else all cores."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except (AttributeError, OSError):
+        return max(1, os.cpu_count() or 1)
 
 # ---- the progress model: sums over the workers ---------------------------------------------
 class _Finished:
@@ -268,14 +162,24 @@ class CoordState:
 class Coordinator(Runner):
     """Runs a test over N worker processes; prints what a single-process run prints."""
 
-    #: segments are local child processes, started early as spares; a subclass running them
-    #: elsewhere (``jsrunner.dask_runner``) sets this False and overrides :meth:`_new_segment`
+    #: segments are local child processes and the first child (the host) runs one of them;
+    #: a subclass running them elsewhere (``jsrunner.dask_runner``) sets this False (its
+    #: first child only runs the code that runs once) and overrides :meth:`_new_segment`
     spare_processes = True
 
-    def __init__(self, cfg: RunConfig, workers: int | None = None) -> None:
+    def __init__(self, cfg: RunConfig, workers: int | None = None, first_child: Child | None = None) -> None:
+        """``first_child``: a ``host`` child started before this object (the command line
+        starts it before importing the runner); it gets its job in :meth:`_run`."""
         super().__init__(cfg)
         self.requested_workers = workers
-        self.inbox: "queue.SimpleQueue[tuple[Child, dict[str, Any] | None]]" = queue.SimpleQueue()
+        self.inbox: "queue.SimpleQueue[tuple[Child, dict[str, Any] | None]]" = (
+            first_child.inbox if first_child is not None else queue.SimpleQueue())
+        self._first_child = first_child
+        #: how local children start (``fork``: copies of this process, see jsrunner.child);
+        #: a subclass with segments elsewhere has threads of its own (a Dask client) by the
+        #: time its one local child starts: that one is spawned
+        self.start_method = start_method() if self._local_segments() else "spawn"
+        self._preloaded = False
         self.life: Child | None = None
         self.workers: list[Child] = []
         self.worker_index: dict[Child, int] = {}
@@ -284,19 +188,51 @@ class Coordinator(Runner):
         self._hard_sent = False
         self.stderr = cfg.stderr or sys.stderr
         self._err_out: Any = self.stderr
-        self._spares: list[Child] = []
 
     # ---- plumbing ------------------------------------------------------------------------
-    def _drop_spares(self, spares: list[Child]) -> None:
-        for child in spares:
+    def _drop(self, children: list[Child]) -> None:
+        """End children that never got a job."""
+        for child in children:
+            child.killed = True
             child.close_input()  # EOF before a job: the process exits at once
             child.kill()
 
     def _job(self) -> dict[str, Any]:
         return {"script": self.cfg.script, "config": config_to_dict(self.cfg)}
 
-    def _spawn_lifecycle(self) -> Child:
-        child = Child("lifecycle", dict(self._job(), mode="lifecycle"), self.inbox)
+    def _new_child(self, name: str, job: dict[str, Any], method: str | None = None) -> Child:
+        """Start a local child (forked from this process, or a new Python)."""
+        method = method or self.start_method
+        if method == "fork" and threading.current_thread() is not threading.main_thread():
+            method = "spawn"  # a fork's only thread is the caller: it must be the main one
+        if method == "fork":
+            if not self._preloaded:
+                from .worker import preload
+                preload()
+                self._preloaded = True
+            # what exists now is shared with the child: keep this process's collector off
+            # it too (a collection writes to every object it visits: copy-on-write copies)
+            gc.freeze()
+        return Child(name, job, self.inbox, method=method)
+
+    def _local_segments(self) -> bool:
+        """Segments run in local child processes (not overridden by a subclass)."""
+        return type(self)._run_workers is Coordinator._run_workers and self.spare_processes
+
+    def _spawn_lifecycle(self, host: bool = False, method: str | None = None) -> Child:
+        """The child that does the options pass and runs setup/teardown/handleSummary;
+        ``host``: it runs the first segment too (a pre-started child is used if there is one)."""
+        job = dict(self._job(), mode="host" if host else "lifecycle")
+        child, self._first_child = self._first_child, None
+        if child is not None and host and child.alive():
+            child.name = "lifecycle"
+            child.send(job)
+        else:
+            if child is not None:
+                child.killed = True
+                child.close_input()
+                child.kill()
+            child = self._new_child("lifecycle", job, method)
         self.life = child
         return child
 
@@ -321,7 +257,9 @@ class Coordinator(Runner):
             hub.engine.merge(snap)
 
     def _wait_for(self, child: Child, kinds: tuple[str, ...], timeout: float | None) -> dict[str, Any] | None:
-        """Handle messages until ``child`` sends one of ``kinds``; None on death/timeout."""
+        """Handle messages until ``child`` sends one of ``kinds``; None on death/timeout.
+        Messages of segment workers (the host is one) are handled as during the run, so a
+        worker that dies meanwhile is reported and counted."""
         deadline = None if timeout is None else time.monotonic() + timeout
         while True:
             remaining = None if deadline is None else deadline - time.monotonic()
@@ -333,8 +271,14 @@ class Coordinator(Runner):
                 if self._hard_sent and child is self.life:
                     return None
                 continue
+            if src in self.worker_index:
+                self._handle(src, msg, len(self.workers))
+                if src is child and (msg is None or msg.get("type") in kinds):
+                    return msg
+                continue
             if msg is None:
                 if src is child:
+                    src.eof = True
                     return None
                 continue
             kind = msg.get("type")
@@ -350,13 +294,14 @@ class Coordinator(Runner):
         try:
             return super().run()
         finally:
-            self._drop_spares(self._spares)
-            self._spares = []
-            for child in [self.life, *self.workers]:
-                if child is not None:
-                    child.close_input()
+            if self._first_child is not None:  # never used (the run ended before)
+                self._drop([self._first_child])
+                self._first_child = None
+            children = [c for c in dict.fromkeys([self.life, *self.workers]) if c is not None]
+            for child in children:
+                child.close_input()
             deadline = time.monotonic() + 2.0
-            for child in [self.life, *self.workers]:
+            for child in children:
                 if child is not None:
                     try:
                         child.proc.wait(max(0.0, deadline - time.monotonic()))
@@ -377,16 +322,15 @@ class Coordinator(Runner):
         self.hub.stdout = self.stdout
         self.setup_data: Any = UNSET
 
-        # 1. options pass (in the lifecycle child); worker processes start meanwhile
-        life = self._spawn_lifecycle()
-        if type(self)._run_workers is Coordinator._run_workers and self.spare_processes:
-            k = self.requested_workers or (os.cpu_count() or 1)
-            self._spares = [Child(f"spare-{i + 1}", None, self.inbox) for i in range(max(0, min(k, 64)))]
+        # 1. options pass (in the first child); the other workers are started once the plan
+        # says how many it can use
+        local_processes = self._local_segments()
+        life = self._spawn_lifecycle(host=local_processes)
         init = self._wait_for(life, ("init", "fatal"), None)
         if init is None:
             if self.abort_code is not None:
                 return self.abort_code
-            raise JsRunnerError(f"worker 0 (setup/teardown) exited with code {_exit_text(life.proc.wait())}",
+            raise JsRunnerError(f"worker 0 (setup/teardown) exited with code {exit_text(life.proc.wait())}",
                                 exit_code=WORKER_DIED)
         if init["type"] == "fatal":
             return int(init["code"])
@@ -396,11 +340,11 @@ class Coordinator(Runner):
         self.plan = plan
         self.hub.configure(plan)
         configs = scenario_configs(cfg, init["options"] or {}, exports)
-        n = self.requested_workers or (os.cpu_count() or 1)
+        n = self.requested_workers or default_workers()
         n = max(1, min(n, plan.max_vus))
         tuples = [et for et in split_tuples(n) if test_max_vus(configs, et) > 0]
-        self._drop_spares(self._spares[len(tuples):])
-        self._spares = self._spares[:len(tuples)]
+        if local_processes and tuples:
+            self._start_workers(tuples)  # they initialise while the banner is printed
         state = CoordState(plan.global_tags)
         state.executors = [ScenarioView(spec, state) for spec in plan.scenarios]
         self.state = state  # type: ignore[assignment]
@@ -459,18 +403,25 @@ class Coordinator(Runner):
         return code
 
     def _wait_workers_gone(self, timeout: float) -> None:
-        """After a stop before the start: let the workers exit (they never ran)."""
+        """After a stop before the start: let the workers finish (they never ran)."""
         deadline = time.monotonic() + timeout
         n = len(self.workers)
-        while any(not c.eof for c in self.workers) and time.monotonic() < deadline:
+        while any(not self._finished(c) for c in self.workers) and time.monotonic() < deadline:
             try:
                 src, msg = self.inbox.get(timeout=0.1)
             except queue.Empty:
                 continue
             self._handle(src, msg, n)
         for c in self.workers:
-            if not c.eof:
+            if not self._finished(c):
+                c.killed = True
                 c.kill()
+
+    @staticmethod
+    def _finished(child: Child) -> bool:
+        """The segment is over: its process is gone or it sent ``done`` (the host stays for
+        teardown and handleSummary)."""
+        return child.eof or child.done is not None
 
     # ---- setup / teardown / handleSummary in the lifecycle child -------------------------
     def _life(self) -> Child | None:
@@ -478,7 +429,9 @@ class Coordinator(Runner):
             return self.life
         if self._hard_sent:
             return None
-        child = self._spawn_lifecycle()
+        # the host died: a new child for the rest, spawned (this process runs the progress
+        # display and the readers by now, and this is no hot path)
+        child = self._spawn_lifecycle(host=False, method="spawn")
         msg = self._wait_for(child, ("init", "fatal"), 120)
         if msg is None or msg["type"] != "init":
             return None
@@ -504,15 +457,18 @@ class Coordinator(Runner):
         msg = self._wait_for(life, (kind, "fatal"), timeout + 10.0)
         if msg is None:
             alive = life.alive()
+            life.killed = True
             life.kill()
             if self._hard_sent:
                 return False
+            if life in self.worker_index and not alive:
+                return False  # reported as the worker's death
             if alive:
                 self._abort(ExitCode.SETUP_TIMEOUT if kind == "setup" else ExitCode.TEARDOWN_TIMEOUT,
                             f"{kind}() execution timed out after {fmt_seconds(timeout)} seconds",
                             hint=f"You can increase the time limit via the {kind}Timeout option")
             else:
-                self.logger.error(f"worker 0 ({kind}) exited with code {_exit_text(life.returncode)}")
+                self.logger.error(f"worker 0 ({kind}) exited with code {exit_text(life.returncode)}")
                 self.worker_failed = True
                 self._abort(WORKER_DIED, None)
             return False
@@ -543,21 +499,34 @@ class Coordinator(Runner):
     def _spawn_workers(self, tuples: list[Any]) -> None:
         """Start one worker per segment and wait until each has initialised its VUs (the
         first half of the barrier; ``start`` is the second)."""
+        if not self.workers:
+            self._start_workers(tuples)
+        self._await_ready()
+
+    def _start_workers(self, tuples: list[Any]) -> None:
+        """Start one worker per segment (the host takes the first) and send their jobs.
+        Called before the progress display starts: forking while another thread writes to
+        the terminal is avoided where it costs nothing."""
         base = self._job()
-        spares = list(self._spares)
-        self._spares = []
+        host = self.life if self._local_segments() and self.life is not None and self.life.mode == "host" else None
+        if host is not None and not host.alive():
+            host = None
+        placed: list[tuple[int, Child, dict[str, Any]]] = []
         for k, et in enumerate(tuples):
-            job = dict(base, mode="segment", segment=str(et.segment), sequence=str(et.sequence),
-                       setup_json=None)
-            if spares:
-                child = spares.pop(0)
+            seg = {"segment": str(et.segment), "sequence": str(et.sequence), "setup_json": None}
+            if k == 0 and host is not None:
+                placed.append((k, host, dict(seg, cmd="segment")))
+                continue
+            # new processes first: their Python start-up is the longest way to ``ready``
+            placed.append((k, self._new_segment(f"worker-{k + 1}", dict(base, mode="segment", **seg)), {}))
+        for k, child, cmd in sorted(placed, key=lambda p: p[0]):
+            if cmd:
                 child.name = f"worker-{k + 1}"
-                child.send(job)
-            else:
-                child = self._new_segment(f"worker-{k + 1}", job)
+                child.send(cmd)
             self.worker_index[child] = k + 1
             self.workers.append(child)
-        self._drop_spares(spares)
+
+    def _await_ready(self) -> None:
         n = len(self.workers)
         self._ready: set[Child] = set()
         while len(self._ready) < n and not self.worker_failed and self.abort_code is None:
@@ -578,7 +547,7 @@ class Coordinator(Runner):
 
     def _new_segment(self, name: str, job: dict[str, Any]) -> Child:
         """Start the segment ``job`` (a Child-like object: ``send``, ``alive``, ``kill``, ...)."""
-        return Child(name, job, self.inbox)
+        return self._new_child(name, job)
 
     def _run_workers(self, tuples: list[Any], setup_json: str | None) -> None:
         state = self.state
@@ -595,7 +564,7 @@ class Coordinator(Runner):
         # a worker that is still running long after the planned end is stuck: stop it
         watchdog = plan.max_duration + 5.0
         stop_deadline: float | None = None
-        while any(not c.eof for c in self.workers):
+        while any(not self._finished(c) for c in self.workers):
             try:
                 src, msg = self.inbox.get(timeout=0.1)
                 self._handle(src, msg, n)
@@ -616,7 +585,7 @@ class Coordinator(Runner):
                 stop_deadline = now + 3.0
             elif stop_deadline is not None and self._hard_sent and now > stop_deadline:
                 for c in self.workers:
-                    if not c.eof and c.alive():
+                    if not self._finished(c) and c.alive():
                         self.logger.error(f"worker {self.worker_index[c]} did not stop in time; killing it")
                         c.kill()
                 stop_deadline = now + 5.0
@@ -631,10 +600,10 @@ class Coordinator(Runner):
     def _handle(self, src: Child, msg: dict[str, Any] | None, n: int) -> None:
         if msg is None:
             src.eof = True
-            if src in self.worker_index and src.done is None:
+            if src in self.worker_index and src.done is None and not getattr(src, "killed", False):
                 code = src.proc.wait()
                 if not self._hard_sent or code not in (-signal.SIGKILL,):
-                    self.logger.error(f"worker {self.worker_index[src]} exited with code {_exit_text(code)}")
+                    self.logger.error(f"worker {self.worker_index[src]} exited with code {exit_text(code)}")
                 self.worker_failed = True
                 self._abort(WORKER_DIED, None)
                 self._stop_workers()
@@ -710,8 +679,8 @@ class Coordinator(Runner):
         pass
 
 
-def run_with_workers(cfg: RunConfig, workers: int | None) -> int:
-    return Coordinator(cfg, workers).run().exit_code
+def run_with_workers(cfg: RunConfig, workers: int | None, first_child: Child | None = None) -> int:
+    return Coordinator(cfg, workers, first_child).run().exit_code
 
 
-__all__ = ["Coordinator", "run_with_workers", "WORKER_DIED"]
+__all__ = ["Coordinator", "run_with_workers", "default_workers", "WORKER_DIED"]

@@ -11,6 +11,12 @@ Jobs
 ``{"mode": "lifecycle", "script", "config"}``
     the options pass, then ``setup``, ``teardown`` and ``summary`` on command (the code that
     runs once per test), each in its own runtime as in a single-process run.
+``{"mode": "host", "script", "config"}``
+    a lifecycle child that also runs one segment: ``{"cmd": "segment", "segment",
+    "sequence", "setup_json"}`` starts it in a thread of its own (then ``start``, ``stop``
+    and ``hard_stop`` are the segment's); the lifecycle commands keep working, before and
+    after the segment. The first child of a local multi-process run: the code that runs
+    once per test needs no Python process (and imports) of its own.
 """
 
 from __future__ import annotations
@@ -112,7 +118,9 @@ class LifecycleRunner(Runner):
         return False
 
 
-def _lifecycle_main(job: dict[str, Any], emit: Emit, commands: "CommandQueue") -> int:
+def _lifecycle_main(job: dict[str, Any], emit: Emit, commands: "CommandQueue", keep_going: bool = False) -> int:
+    """The lifecycle loop; ``keep_going``: a failing command does not end the process (a
+    host's segment may still be running)."""
     out = ForwardStream(emit, "stdout")
     err = ForwardStream(emit, "stderr")
     cfg = config_from_dict(dict(job["config"], script=job["script"]), stdout=out, stderr=err)
@@ -136,7 +144,8 @@ def _lifecycle_main(job: dict[str, Any], emit: Emit, commands: "CommandQueue") -
         except ScriptError as exc:
             runner.logger.error(exc.message, **exc.fields)
             emit({"type": "fatal", "code": exc.exit_code})
-            return exc.exit_code
+            if not keep_going:
+                return exc.exit_code
 
 
 class CommandQueue:
@@ -156,6 +165,21 @@ class CommandQueue:
 
     def get(self) -> dict[str, Any] | None:
         return self.q.get()
+
+
+def preload() -> None:
+    """Import what a worker imports on first use (planning, the k6 module bindings, the
+    WebSocket transport): a process that forks workers calls this first, so they start
+    with it imported and share its pages instead of each importing their own copy."""
+    import importlib
+
+    from . import bindings, plan, planning, scenarios  # noqa: F401 - imported for the children
+    from .metrics import export, summary  # noqa: F401
+    for name in bindings.HOST_MODULES:
+        try:
+            importlib.import_module(f"{bindings.__name__}.{name}")
+        except ModuleNotFoundError:
+            pass
 
 
 def main() -> int:
@@ -190,6 +214,12 @@ def main() -> int:
     control = Control()
     commands = CommandQueue()
 
+    def start_segment(cmd: dict[str, Any]) -> None:
+        """host: run the segment beside the lifecycle loop (the loop keeps the main thread)."""
+        threading.Thread(target=run_segment, name="segment", daemon=True,
+                         args=(job["script"], job["config"], cmd["segment"], cmd["sequence"],
+                               cmd.get("setup_json"), emit), kwargs={"control": control}).start()
+
     def read_commands() -> None:
         for line in stdin:
             line = line.strip()
@@ -199,8 +229,11 @@ def main() -> int:
                 cmd = json.loads(line)
             except ValueError:
                 continue
-            if mode == "segment":
-                control.command(cmd.get("cmd", ""), cmd)
+            name = cmd.get("cmd", "")
+            if mode == "segment" or (mode == "host" and name in ("start", "stop", "hard_stop")):
+                control.command(name, cmd)
+            elif mode == "host" and name == "segment":
+                start_segment(cmd)
             else:
                 commands.put(cmd)
         # EOF: the coordinator closed our stdin (or died) - nobody is listening any more
@@ -213,6 +246,8 @@ def main() -> int:
                     emit, control=control)
     elif mode == "lifecycle":
         code = _lifecycle_main(job, emit, commands)
+    elif mode == "host":
+        code = _lifecycle_main(job, emit, commands, keep_going=True)
     else:
         emit({"type": "fatal", "code": ExitCode.FATAL})
         code = ExitCode.FATAL

@@ -19,7 +19,7 @@ from jsrunner.schedule import split_tuples
 from jsrunner.segment_runner import Control, config_to_dict, run_segment
 from jsrunner.runner import RunConfig
 
-from .helpers import cmdline, procs_with, wait_gone, write_script
+from .helpers import procs_with, wait_gone, write_script
 
 COUNTS = """
 import { Counter } from 'k6/metrics';
@@ -153,18 +153,30 @@ def _cpu_ticks(pid: int) -> int:
         return -1
 
 
-def _segment_workers(marker: str) -> list[int]:
-    return [p for p in procs_with(marker) if "jsrunner.worker segment" in cmdline(p)]
+def _ppid(pid: int) -> int:
+    try:
+        with open(f"/proc/{pid}/stat") as fh:
+            return int(fh.read().rsplit(")", 1)[1].split()[1])
+    except (OSError, ValueError, IndexError):
+        return -1
+
+
+def _segment_workers(marker: str, coordinator: int) -> list[int]:
+    """The run's segment workers: the coordinator's children (forked or spawned; the
+    first one, the host, runs a segment too)."""
+    return [p for p in procs_with(marker) if _ppid(p) == coordinator]
 
 
 class _Run:
     """``jsrunner run --workers 2`` in the background; stderr collected as it comes."""
 
-    def __init__(self, script: Path, tmp_path: Path, marker: str) -> None:
+    def __init__(self, script: Path, tmp_path: Path, marker: str, stdout: bool = False) -> None:
         env = dict(os.environ, JSRUNNER_TEST_MARKER=marker)
+        self.out_file = tmp_path / f"stdout-{marker}.txt"
         self.proc = subprocess.Popen([sys.executable, "-m", "jsrunner", "run", "-q", "--workers", "2", str(script)],
-                                     cwd=tmp_path, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-                                     text=True)
+                                     cwd=tmp_path, env=env,
+                                     stdout=self.out_file.open("w") if stdout else subprocess.DEVNULL,
+                                     stderr=subprocess.PIPE, text=True)
         self.err: list[str] = []
         self._reader = threading.Thread(target=self._read, daemon=True)
         self._reader.start()
@@ -191,11 +203,15 @@ class _Run:
         self._reader.join(5)
         return code, "".join(self.err)
 
+    @property
+    def out(self) -> str:
+        return self.out_file.read_text() if self.out_file.exists() else ""
 
-def _wait_workers(marker: str, n: int, timeout: float = 20.0) -> list[int]:
+
+def _wait_workers(marker: str, coordinator: int, n: int, timeout: float = 20.0) -> list[int]:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        pids = _segment_workers(marker)
+        pids = _segment_workers(marker, coordinator)
         if len(pids) >= n:
             return pids
         time.sleep(0.05)
@@ -215,7 +231,7 @@ def test_killed_worker_ends_the_run_cleanly(tmp_path: Path) -> None:
     marker = f"workers-{uuid.uuid4()}"
     run = _Run(script, tmp_path, marker)
     run.wait_for("spinning")
-    pids = _wait_workers(marker, 2)
+    pids = _wait_workers(marker, run.proc.pid, 2)
     t0 = {p: _cpu_ticks(p) for p in pids}
     time.sleep(0.5)
     stuck = max(pids, key=lambda p: _cpu_ticks(p) - t0[p])  # the one spinning in JS
@@ -223,6 +239,47 @@ def test_killed_worker_ends_the_run_cleanly(tmp_path: Path) -> None:
     code, err = run.finish()
     assert code not in (0, None)
     assert "exited with code -9" in err and "level=error" in err, err
+    assert wait_gone(marker) == []
+
+
+def _host_of(marker: str, coordinator: int) -> int | None:
+    """The host (worker 1, which also runs setup/teardown/handleSummary): forked workers
+    name themselves in comm, spawned ones carry their mode on the command line."""
+    for pid in _segment_workers(marker, coordinator):
+        try:
+            with open(f"/proc/{pid}/comm") as fh:
+                comm = fh.read().strip()
+            with open(f"/proc/{pid}/cmdline", "rb") as fh:
+                argv = fh.read().split(b"\0")
+        except OSError:
+            continue
+        if comm == "jsr-host" or b"host" in argv[-3:]:
+            return pid
+    return None
+
+
+def test_killed_host_still_gets_teardown_and_summary(tmp_path: Path) -> None:
+    """The host (worker 1) dies: reported, the run ends non-zero, and teardown() and
+    handleSummary() still run once each (in a new child), no orphans."""
+    script = write_script(tmp_path, """
+    import { sleep } from 'k6';
+    export const options = { vus: 2, duration: '40s' };
+    export function teardown() { console.log('teardown ran'); }
+    export function handleSummary() { return { stdout: 'summary ran\\n' }; }
+    export default function () { console.log('iterating'); sleep(0.2); }
+    """)
+    marker = f"workers-{uuid.uuid4()}"
+    run = _Run(script, tmp_path, marker, stdout=True)
+    run.wait_for("iterating")
+    _wait_workers(marker, run.proc.pid, 2)
+    host = _host_of(marker, run.proc.pid)
+    assert host is not None
+    os.kill(host, signal.SIGKILL)
+    code, err = run.finish()
+    assert code == 255, err
+    assert "worker 1 exited with code -9" in err, err
+    assert err.count("teardown ran") == 1, err
+    assert run.out.count("summary ran") == 1, run.out
     assert wait_gone(marker) == []
 
 
