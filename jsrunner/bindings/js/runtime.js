@@ -105,30 +105,137 @@
   K.warn = (msg, fields) => host('warn', msg, fields || null);
 
   // ---- metrics ------------------------------------------------------------------------
-  // Tags of the VU as an immutable snapshot: samples keep a reference, so a later tag
-  // change (entering a group, exec.vu.tags.x = 1) never rewrites samples already queued.
-  // Each snapshot gets a number: a sample carries the snapshot itself the first time it is
-  // used and only its number afterwards (VU._expand restores it), so tag sets are neither
-  // copied per sample nor serialised again for every sample.
-  let tagsSeq = 0;
-  let tagsId = 0;
-  let tagsSent = false;
+  // Samples are buffered as *runs*: consecutive samples of one metric with the same VU
+  // tags, extra tags and metadata make one record
+  //   [name, tagsRef, extraRef, metaRef, values, times]
+  // so the usual busy loop (one metric, fixed tags) costs two number pushes per sample and
+  // no object per sample (QuickJS's cycle collector rescans every live object), and the
+  // crossing to Python is mostly flat number arrays, the cheapest JSON to write and parse.
+  // A new run starts whenever anything changes, so the order of samples is kept exactly
+  // (a Gauge's last value, a Trend's running sum and --out json depend on it). `times`
+  // are integers in microseconds (K.clock()'s resolution): the first of a run is
+  // absolute, each later one the difference from the previous sample.
+  //
+  // Tag sets are numbered. The VU's tags (K.setTags) are numbered by content, so entering
+  // a group again reuses its number; the extra tags of samples are interned in a trie of
+  // key → value → ..., so no key string is built per sample (tag set 0 is "none").
+  // A number crosses as [id, tags] in its first run and alone afterwards (VU._expand
+  // restores them). Once TAG_SETS_MAX sets were numbered the tables start afresh and a 0
+  // in the buffer tells Python to drop its copies, so unique tag values cannot grow
+  // memory without bound. Metadata (replaced as a whole by every change) crosses as the
+  // object when it differs from the one sent last, else as 1 (0: none).
+  const SAMPLES_MAX = 1024;
+  const TAG_SETS_MAX = 4096;
+  let tagSets = 0;                 // sets numbered since the tables were last dropped
+  let tagIds = new Map();          // JSON of a VU tag set → its number
+  let tagsSeq = 0;                 // last number given (VU tags and extra tags alike)
+  let tagsId = 0;                  // number of K.tags
+  let sent = [true];               // sent[id]: Python knows the set (0: {} / none)
+  let extraRoot = new Map();       // key → Map(value → node); a node has its number at 0
+  let extraSets = [];              // number → extra tags object (until sent)
+  let metaSent = null;             // the metadata object Python holds
   K.tags = {};
-  K.setTags = function (tags) {
-    K.tags = Object.freeze(Object.assign({}, tags));
-    tagsId = ++tagsSeq;
-    tagsSent = false;
-  };
   K.metadata = null;
+
+  function dropTagSets() {
+    samples.push(0);
+    tagSets = 0;
+    tagIds = new Map();
+    extraRoot = new Map();
+    extraSets = [];
+    sent = [true];
+  }
+
+  K.setTags = function (tags) {
+    const frozen = Object.freeze(Object.assign({}, tags));
+    const key = JSON.stringify(frozen);
+    let id = tagIds.get(key);
+    if (id === undefined) {
+      if (++tagSets > TAG_SETS_MAX) { dropTagSets(); tagSets = 1; }
+      id = ++tagsSeq;
+      tagIds.set(key, id);
+    }
+    K.tags = frozen;
+    tagsId = id;
+  };
+
+  // Number of a sample's extra tags (0 for none). Values must be strings, numbers or
+  // booleans when `bad` is given (called with the offending key; it throws); other
+  // callers pass strings.
+  function extraId(tags, bad) {
+    const keys = Object.keys(tags);
+    const n = keys.length;
+    if (n === 0) return 0;
+    let node = extraRoot;
+    for (let i = 0; i < n; i++) {
+      const k = keys[i];
+      let v = tags[k];
+      if (typeof v !== 'string') {
+        const tv = typeof v;
+        if (bad !== undefined && tv !== 'number' && tv !== 'boolean') bad(k);
+        v = String(v);
+      }
+      let byValue = node.get(k);
+      if (byValue === undefined) { byValue = new Map(); node.set(k, byValue); }
+      let next = byValue.get(v);
+      if (next === undefined) { next = new Map(); byValue.set(v, next); }
+      node = next;
+    }
+    const id = node.get(0);
+    if (id !== undefined) return id;
+    if (++tagSets > TAG_SETS_MAX) { dropTagSets(); return extraId(tags, bad); }
+    const obj = {};
+    for (let i = 0; i < n; i++) obj[keys[i]] = String(tags[keys[i]]);
+    node.set(0, ++tagsSeq);
+    extraSets[tagsSeq] = obj;
+    return tagsSeq;
+  }
+  K.extraTagsId = extraId;
+
+  // The run being filled: it belongs to `runBatch` (the poll sites hand `samples` over
+  // and start a new array, which starts a new run too).
+  let runBatch = null;
+  let runName = null;
+  let runTags = -1;
+  let runExtra = -1;
+  let runMeta = null;
+  let runValues = null;
+  let runTimes = null;
+  let runLast = 0;
+  let buffered = 0;
+
+  function newRun(name, x) {
+    if (runBatch !== samples) { runBatch = samples; buffered = 0; }
+    const m = K.metadata;
+    runName = name; runTags = tagsId; runExtra = x; runMeta = m;
+    runValues = []; runTimes = []; runLast = 0;
+    let tref = tagsId;
+    if (sent[tref] !== true) { sent[tref] = true; tref = [tagsId, K.tags]; }
+    let xref = x;
+    if (x !== 0 && sent[x] !== true) { sent[x] = true; xref = [x, extraSets[x]]; extraSets[x] = undefined; }
+    let mref = 0;
+    if (m !== null && m !== undefined) mref = m === metaSent ? 1 : (metaSent = m);
+    samples.push([name, tref, xref, mref, runValues, runTimes]);
+  }
+
+  // Record one sample: `x` from extraId, `us` = K.clock() in integer microseconds.
+  function record(name, value, x, us) {
+    if (name !== runName || x !== runExtra || tagsId !== runTags || K.metadata !== runMeta
+        || samples !== runBatch) newRun(name, x);
+    runValues.push(value);
+    runTimes.push(us - runLast);
+    runLast = us;
+    // A long synchronous loop must not pile samples up in the JS heap.
+    if (++buffered >= SAMPLES_MAX) { const s = samples; samples = []; host('F', null, s); }
+  }
+
+  // The fast path of metric.add(): a validated number, extra tags from extraId, now.
+  K.sample = function (name, value, x) {
+    record(name, value, x, Math.round(clock() * 1000));
+  };
   K.emit = function (name, value, extraTags, time) {
-    const t = time === undefined ? clock() : time;
-    let ref = tagsId;
-    if (!tagsSent) { ref = [tagsId, K.tags]; tagsSent = true; }
-    if (extraTags) samples.push([name, value, ref, t, K.metadata, extraTags]);
-    else samples.push([name, value, ref, t, K.metadata]);
-    // A long synchronous loop must not pile samples up in the JS heap: QuickJS's cycle
-    // collector rescans every live object, so a big buffer makes each add slower.
-    if (samples.length >= 1024) { const s = samples; samples = []; host('F', null, s); }
+    record(name, value, extraTags ? extraId(extraTags) : 0,
+           Math.round((time === undefined ? clock() : time) * 1000));
   };
 
   K.tagValue = function (key, v) {
