@@ -27,7 +27,8 @@ if TYPE_CHECKING:
 
 Sample = tuple[str, int, float, dict[str, str], Any]
 #: (metric name, tags, metadata or None, values, times): ``times`` are integer
-#: microseconds of the JS clock, the first absolute and each next one a difference
+#: microseconds of the JS clock, the first absolute and each next one a difference, or
+#: None when nothing needs them (see ``wants_sample_times``)
 Run = tuple[str, dict[str, str], Any, list[float], list[int]]
 
 
@@ -45,6 +46,10 @@ class SampleRuns:
 
     def __iter__(self) -> Iterator[list[Any]]:
         for name, tags, meta, values, times in self.runs:
+            if times is None:
+                for v in values:
+                    yield [name, v, tags, 0.0, meta]
+                continue
             for v, us in zip(values, accumulate(times)):
                 yield [name, v, tags, us / 1000.0, meta]
 
@@ -72,6 +77,12 @@ class MetricsHub:
     # ---- intake ------------------------------------------------------------------------
     def sink(self, vu: "VU", samples: list[Any]) -> None:
         self._pending.append(samples)
+
+    def wants_sample_times(self) -> bool:
+        """Only the ``--out`` writers need the time of every sample; without them a VU's
+        JS records times for Gauges only (the engine uses no other sample's time). Asked
+        once by each VU, after ``configure``."""
+        return bool(self.outputs)
 
     def emit_now(self, name: str, value: float, tags: dict[str, str], mono_ms: float | None = None) -> None:
         t = time.monotonic() * 1000.0 if mono_ms is None else mono_ms
@@ -102,7 +113,7 @@ class MetricsHub:
                         engine.ingest(rows[fed:])
                         fed = len(rows)
                     runs = batch.runs
-                    engine.ingest_runs([(name, tags, values, sum(times) * 1000 + off_ns)
+                    engine.ingest_runs([(name, tags, values, 0 if times is None else sum(times) * 1000 + off_ns)
                                         for name, tags, _meta, values, times in runs])
                     if outputs:
                         for name, tags, meta, values, times in runs:

@@ -243,7 +243,7 @@ class VU:
     def _expand(self, samples: list[Any]) -> SampleRuns:
         """Restore the tag sets and metadata of the runs of samples sent by runtime.js.
 
-        ``samples`` holds ``[name, tagsRef, extraRef, metaRef, values, times]`` runs (see
+        ``samples`` holds ``[name, tagsRef, extraRef, metaRef, values, times(, 1)]`` runs (see
         the metrics section of runtime.js) and ``0`` markers, after which tag numbers
         defined before are no longer used. A ref is a number, or ``[number, tags]`` when
         it is new. The merged tags of a (tags, extra) pair are built once and shared by
@@ -255,9 +255,11 @@ class VU:
         runs = []
         for run in samples:
             if type(run) is int:
-                self._drop_tag_sets()
+                tag_sets, extras, merged = self._drop_tag_sets()
                 continue
-            name, tref, xref, mref, values, times = run
+            name, tref, xref, mref, values, times = run[:6]
+            if len(run) > 6:  # holds ±Infinity as text (JSON has no number for it)
+                values = [float(v) for v in values]
             if type(tref) is not int:
                 tag_sets[tref[0]] = tref[1]
                 tref = tref[0]
@@ -282,10 +284,11 @@ class VU:
             runs.append((name, tags, meta, values, times))
         return SampleRuns(runs)
 
-    def _drop_tag_sets(self) -> None:
+    def _drop_tag_sets(self) -> tuple[dict[int, dict[str, str]], dict[int, dict[str, str]], dict[Any, Any]]:
         self._tag_sets = {0: {}}
         self._extra_sets = {}
         self._merged_tags = {}
+        return self._tag_sets, self._extra_sets, self._merged_tags
 
     def _flush(self, ops: list[Any] | None, samples: list[Any] | None) -> None:
         if samples:

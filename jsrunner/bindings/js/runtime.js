@@ -200,42 +200,70 @@
   let runExtra = -1;
   let runMeta = null;
   let runValues = null;
-  let runTimes = null;
+  let runTimes = null;             // null: the run carries no times
   let runLast = 0;
+  let runRecord = null;
   let buffered = 0;
+  // Does anything need the time of every sample (an --out writer)? Asked once, at the
+  // first sample. Without it only Gauges (whose last time merges across workers) keep
+  // times: the clock is not read for the other samples at all.
+  let wantTimes;
 
-  function newRun(name, x) {
+  function newRun(name, x, timed) {
     if (runBatch !== samples) { runBatch = samples; buffered = 0; }
+    if (wantTimes === undefined) wantTimes = host('metrics.times') !== false;
     const m = K.metadata;
     runName = name; runTags = tagsId; runExtra = x; runMeta = m;
-    runValues = []; runTimes = []; runLast = 0;
+    runValues = []; runTimes = timed || wantTimes ? [] : null; runLast = 0;
     let tref = tagsId;
     if (sent[tref] !== true) { sent[tref] = true; tref = [tagsId, K.tags]; }
     let xref = x;
     if (x !== 0 && sent[x] !== true) { sent[x] = true; xref = [x, extraSets[x]]; extraSets[x] = undefined; }
     let mref = 0;
     if (m !== null && m !== undefined) mref = m === metaSent ? 1 : (metaSent = m);
-    samples.push([name, tref, xref, mref, runValues, runTimes]);
+    runRecord = [name, tref, xref, mref, runValues, runTimes];
+    samples.push(runRecord);
   }
 
-  // Record one sample: `x` from extraId, `us` = K.clock() in integer microseconds.
-  function record(name, value, x, us) {
+  function handOver() {
+    const s = samples;
+    samples = [];
+    host('F', null, s);
+  }
+
+  // Record one sample of metric `name`: `x` from K.extraTagsId; `timed`: keep its time
+  // even when no output needs it (Gauges). A long synchronous loop must not pile samples
+  // up in the JS heap, hence the hand-over every SAMPLES_MAX samples.
+  K.sample = function (name, value, x, timed) {
     if (name !== runName || x !== runExtra || tagsId !== runTags || K.metadata !== runMeta
-        || samples !== runBatch) newRun(name, x);
+        || samples !== runBatch) newRun(name, x, timed);
+    if (value - value !== 0) {
+      // ±Infinity: JSON has no number for it; the run is marked and carries its text
+      runRecord[6] = 1;
+      value = String(value);
+    }
     runValues.push(value);
-    runTimes.push(us - runLast);
-    runLast = us;
-    // A long synchronous loop must not pile samples up in the JS heap.
-    if (++buffered >= SAMPLES_MAX) { const s = samples; samples = []; host('F', null, s); }
-  }
-
-  // The fast path of metric.add(): a validated number, extra tags from extraId, now.
-  K.sample = function (name, value, x) {
-    record(name, value, x, Math.round(clock() * 1000));
+    if (runTimes !== null) {
+      const us = Math.round((origin + perf.now()) * 1000);
+      runTimes.push(us - runLast);
+      runLast = us;
+    }
+    if (++buffered >= SAMPLES_MAX) handOver();
   };
+  const perf = performance;
+  const origin = performance.timeOrigin;
   K.emit = function (name, value, extraTags, time) {
-    record(name, value, extraTags ? extraId(extraTags) : 0,
-           Math.round((time === undefined ? clock() : time) * 1000));
+    const x = extraTags ? extraId(extraTags) : 0;
+    if (time === undefined) { K.sample(name, value, x, false); return; }
+    if (name !== runName || x !== runExtra || tagsId !== runTags || K.metadata !== runMeta
+        || samples !== runBatch) newRun(name, x, false);
+    runValues.push(value);
+    if (runTimes !== null) {
+      const us = Math.round(time * 1000);
+      runTimes.push(us - runLast);
+      runLast = us;
+    }
+    if (++buffered >= SAMPLES_MAX) handOver();
   };
 
   K.tagValue = function (key, v) {
