@@ -132,3 +132,35 @@ def test_hub_drain_without_outputs_feeds_the_last_time_of_a_run():
     hub.sink(None, SampleRuns([("my_m", {}, None, [2, 3], [1_002_000, 7])]))
     hub.drain()
     assert hub.engine.sink("my_m").time_ns == hub.wall0_ns + 2_007_000
+
+
+def test_go_float_shortcut_matches_the_general_formatting():
+    import random
+
+    from jsrunner.metrics.json_output import _go_float_general, go_float
+    rng = random.Random(7)
+    values = [1e-4, 0.00011, 999999.0, 999999.5, 1e6, 123456.5, 0.5, 100.0, -100.0, 3, -7.25, 1 / 3]
+    values += [rng.uniform(-2e6, 2e6) for _ in range(2000)] + [rng.uniform(-1, 1) for _ in range(2000)]
+    values += [float(rng.randrange(-10**7, 10**7)) for _ in range(2000)]
+    values += [rng.uniform(0, 1) * 10 ** rng.randrange(-6, 8) for _ in range(2000)]
+    for v in values:
+        assert go_float(v) == _go_float_general(float(v)), v
+
+
+def test_json_lines_of_shared_and_equal_tag_dicts():
+    from jsrunner.metrics.json_output import JsonOutput
+
+    e = MetricsEngine()
+    e.registry.define("my_m", "counter")
+    out = JsonOutput("-", e, stdout=None)
+    a, b = {"k": "1", "a": "<"}, {"k": "2"}
+    text = out.format_batch([("my_m", 1_700_000_000_000_000_000, 1.0, a, None),
+                             ("my_m", 1_700_000_000_500_000_000, 2.0, b, {"t": "x"}),
+                             ("my_m", 1_700_000_001_000_000_001, 3.0, a, {"t": "x"})])
+    lines = text.splitlines()
+    assert lines[1:] == [
+        '{"metric":"my_m","type":"Point","data":{"time":"2023-11-14T22:13:20Z","value":1,"tags":{"a":"\\u003c","k":"1"}}}',
+        '{"metric":"my_m","type":"Point","data":{"time":"2023-11-14T22:13:20.5Z","value":2,"tags":{"k":"2"},"metadata":{"t":"x"}}}',
+        '{"metric":"my_m","type":"Point","data":{"time":"2023-11-14T22:13:21.000000001Z","value":3,"tags":{"a":"\\u003c","k":"1"},"metadata":{"t":"x"}}}',
+    ]
+    assert lines[0].startswith('{"type":"Metric"')
