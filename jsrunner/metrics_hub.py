@@ -7,17 +7,18 @@ nanoseconds and feeds the engine and the ``--out`` writers.
 
 A batch is a list of rows ``[name, value, tags, monoMs, metadata]`` (Python-side
 samples, bindings), a compact iteration record (a tuple), or the :class:`SampleRuns` of
-a VU's JS: runs of samples sharing metric, tags and metadata, fed to the engine a run
-at a time, with per-sample times converted only when an output writes them.
+a VU's JS (``metrics.batches``): runs of samples sharing metric, tags and metadata, fed
+to the engine a run at a time, with per-sample times converted only when an output
+writes them.
 """
 
 from __future__ import annotations
 
 import threading
 import time
-from itertools import accumulate
-from typing import IO, TYPE_CHECKING, Any, Iterator
+from typing import IO, TYPE_CHECKING, Any
 
+from .metrics.batches import SampleRuns
 from .metrics.registry import Registry
 
 if TYPE_CHECKING:
@@ -26,35 +27,6 @@ if TYPE_CHECKING:
     from .vu import VU
 
 Sample = tuple[str, int, float, dict[str, str], Any]
-#: (metric name, tags, metadata or None, values, times): ``times`` are integer
-#: microseconds of the JS clock, the first absolute and each next one a difference, or
-#: None when nothing needs them (see ``wants_sample_times``)
-Run = tuple[str, dict[str, str], Any, list[float], list[int]]
-
-
-class SampleRuns:
-    """The samples of one hand-over from a VU's JS as runs (see ``VU._expand``).
-
-    Sinks that know this type take ``runs`` as they are; iterating yields the classic
-    ``[name, value, tags, monoMs, metadata]`` rows for any other ``sample_sink``.
-    """
-
-    __slots__ = ("runs",)
-
-    def __init__(self, runs: list[Run]) -> None:
-        self.runs = runs
-
-    def __iter__(self) -> Iterator[list[Any]]:
-        for name, tags, meta, values, times in self.runs:
-            if times is None:
-                for v in values:
-                    yield [name, v, tags, 0.0, meta]
-                continue
-            for v, us in zip(values, accumulate(times)):
-                yield [name, v, tags, us / 1000.0, meta]
-
-    def __len__(self) -> int:
-        return sum(len(r[3]) for r in self.runs)
 
 
 class MetricsHub:
@@ -113,12 +85,12 @@ class MetricsHub:
                         engine.ingest(rows[fed:])
                         fed = len(rows)
                     runs = batch.runs
-                    engine.ingest_runs([(name, tags, values, 0 if times is None else sum(times) * 1000 + off_ns)
+                    engine.ingest_runs([(name, tags, values, 0 if times is None else times[-1] * 1000 + off_ns)
                                         for name, tags, _meta, values, times in runs])
                     if outputs:
                         for name, tags, meta, values, times in runs:
                             rows.extend([(name, us * 1000 + off_ns, float(v), tags, meta)
-                                         for v, us in zip(values, accumulate(times))])
+                                         for v, us in zip(values, times)])
                         fed = len(rows)
                 elif kind is tuple:  # compact iteration record
                     _, tags, start, end, sent, received = batch

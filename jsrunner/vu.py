@@ -23,7 +23,7 @@ from .engine import Engine, JSRuntimeError, to_json
 from .errors import ScriptError
 from .loader import ModuleLoader, bundled_source
 from .log import Logger
-from .metrics_hub import SampleRuns
+from .metrics.batches import SampleDecoder, SampleRuns
 from .timers import TimerQueue
 
 ENTRY_ID = "jsrunner:entry"
@@ -111,10 +111,7 @@ class VU:
         #: callbacks run when the VU shuts down
         self.on_close: list[Callable[[], None]] = []
         self.binding_state: dict[str, Any] = {}
-        self._tag_sets: dict[int, dict[str, str]] = {0: {}}
-        self._extra_sets: dict[int, dict[str, str]] = {}
-        self._merged_tags: dict[tuple[int, int], dict[str, str]] = {}
-        self._metadata: dict[str, str] | None = None
+        self._samples_in = SampleDecoder()  # tag sets and contexts of the JS's samples
         #: position inside a batch of iterations run back to back in JS (k6/execution)
         self.batch_offset = 0
         self.thread: threading.Thread | None = None
@@ -241,54 +238,9 @@ class VU:
 
     # ---- host functions ----------------------------------------------------------------
     def _expand(self, samples: list[Any]) -> SampleRuns:
-        """Restore the tag sets and metadata of the runs of samples sent by runtime.js.
-
-        ``samples`` holds ``[name, tagsRef, extraRef, metaRef, values, times(, 1)]`` runs (see
-        the metrics section of runtime.js) and ``0`` markers, after which tag numbers
-        defined before are no longer used. A ref is a number, or ``[number, tags]`` when
-        it is new. The merged tags of a (tags, extra) pair are built once and shared by
-        every run using them (consumers never mutate tag dicts).
-        """
-        tag_sets = self._tag_sets
-        extras = self._extra_sets
-        merged = self._merged_tags
-        runs = []
-        for run in samples:
-            if type(run) is int:
-                tag_sets, extras, merged = self._drop_tag_sets()
-                continue
-            name, tref, xref, mref, values, times = run[:6]
-            if len(run) > 6:  # holds ±Infinity as text (JSON has no number for it)
-                values = [float(v) for v in values]
-            if type(tref) is not int:
-                tag_sets[tref[0]] = tref[1]
-                tref = tref[0]
-            if xref == 0:
-                tags = tag_sets[tref]
-            else:
-                if type(xref) is not int:
-                    extras[xref[0]] = xref[1]
-                    xref = xref[0]
-                key = (tref, xref)
-                tags = merged.get(key)
-                if tags is None:
-                    if len(merged) >= 8192:
-                        merged.clear()
-                    tags = merged[key] = {**tag_sets[tref], **extras[xref]}
-            if mref == 0:
-                meta = None
-            elif mref == 1:
-                meta = self._metadata
-            else:
-                meta = self._metadata = mref
-            runs.append((name, tags, meta, values, times))
-        return SampleRuns(runs)
-
-    def _drop_tag_sets(self) -> tuple[dict[int, dict[str, str]], dict[int, dict[str, str]], dict[Any, Any]]:
-        self._tag_sets = {0: {}}
-        self._extra_sets = {}
-        self._merged_tags = {}
-        return self._tag_sets, self._extra_sets, self._merged_tags
+        """Runs of samples with their tags restored, from a batch that runtime.js's
+        sample buffer handed over (format: ``jsrunner.metrics.batches``)."""
+        return self._samples_in.decode(samples)
 
     def _flush(self, ops: list[Any] | None, samples: list[Any] | None) -> None:
         if samples:

@@ -99,7 +99,9 @@ def test_tag_tables_stay_bounded_with_unique_tag_values(tmp_path):
     for i in range(10000):
         assert rows[2 * i][1:3] == [1, {"id": f"n{i}"} if i == 0 else {"group": "", "id": f"n{i}"}]
         assert rows[2 * i + 1][2] == {"group": "::g", "id": f"n{i}"}
-    assert len(vu._tag_sets) < 5000 and len(vu._extra_sets) < 5000 and len(vu._merged_tags) <= 8192
+    tables = vu._samples_in
+    assert len(tables.tag_sets) < 5000 and len(tables.extra_sets) < 5000 and len(tables.merged) <= 8192
+    assert len(tables.contexts) < 5000
 
 
 def test_reentering_a_group_reuses_its_tag_set(tmp_path):
@@ -110,7 +112,7 @@ def test_reentering_a_group_reuses_its_tag_set(tmp_path):
       export default function () { for (let i = 0; i < 500; i++) group('g', () => { c.add(1); }); }
     """, iterations=3)
     assert len(rows) == 3 * 500 * 2  # group_duration too
-    assert len(vu._tag_sets) <= 4
+    assert len(vu._samples_in.tag_sets) <= 4 and len(vu._samples_in.contexts) <= 6
 
 
 class _Hub(MetricsHub):
@@ -152,3 +154,19 @@ def test_with_outputs_every_sample_has_its_time(tmp_path):
     _run(tmp_path, SCRIPT, sink=hub.sink)
     runs = {r[0]: r for r in _runs(hub)}
     assert [len(runs[n][4]) for n in ("my_t", "my_g", "checks")] == [2, 1, 1]
+
+
+def test_metadata_changing_every_sample_keeps_tables_bounded(tmp_path):
+    vu, rows = _run(tmp_path, """
+      import { Trend } from 'k6/metrics';
+      import exec from 'k6/execution';
+      const t = new Trend('my_t');
+      export default function () {
+        for (let i = 0; i < 9000; i++) { exec.vu.metrics.metadata['trace'] = 'id' + i; t.add(i); t.add(-i, { n: 'x' }); }
+      }
+    """)
+    assert len(rows) == 18000
+    for i in range(9000):
+        assert rows[2 * i][1:] == [i, {}, rows[2 * i][3], {"trace": f"id{i}"}]
+        assert rows[2 * i + 1][1:] == [-i, {"n": "x"}, rows[2 * i + 1][3], {"trace": f"id{i}"}]
+    assert len(vu._samples_in.contexts) < 5000

@@ -89,10 +89,12 @@ def test_a_submetric_added_later_gets_later_runs():
 
 def test_sample_runs_iterate_as_rows():
     tags = {"a": "1"}
-    runs = SampleRuns([("m", tags, None, [1, 2.5, 3], [1_000_000, 250, 1]), ("n", {}, {"trace": "x"}, [7], [5])])
+    runs = SampleRuns([("m", tags, None, [1, 2.5, 3], [1_000_000, 1_000_250, 1_000_251]),
+                       ("n", {}, {"trace": "x"}, [7], [5]), ("o", {}, None, [8], None)])
     assert list(runs) == [["m", 1, tags, 1000.0, None], ["m", 2.5, tags, 1000.25, None],
-                          ["m", 3, tags, 1000.251, None], ["n", 7, {}, 0.005, {"trace": "x"}]]
-    assert len(runs) == 4
+                          ["m", 3, tags, 1000.251, None], ["n", 7, {}, 0.005, {"trace": "x"}],
+                          ["o", 8, {}, 0.0, None]]
+    assert len(runs) == 5
 
 
 class _Output:
@@ -113,7 +115,8 @@ def test_hub_drain_keeps_order_and_converts_times():
     hub.mono0_ms, hub.wall0_ns = 1000.0, 5_000_000_000_000
     tags = {"k": "v"}
     hub.sink(None, [["my_m", 1, tags, 1001.0, None]])
-    hub.sink(None, SampleRuns([("my_m", tags, None, [2, 3], [1_002_000, 1]), ("my_n", tags, {"x": "y"}, [4], [1_003_000])]))
+    hub.sink(None, SampleRuns([("my_m", tags, None, [2, 3], [1_002_000, 1_002_001]),
+                               ("my_n", tags, {"x": "y"}, [4], [1_003_000])]))
     hub.sink(None, [["my_m", 5, tags, 1004.5, None]])
     hub.drain()
     wall = hub.wall0_ns
@@ -129,7 +132,7 @@ def test_hub_drain_without_outputs_feeds_the_last_time_of_a_run():
     hub.registry.define("my_m", "gauge")
     hub.engine = MetricsEngine(hub.registry)
     hub.mono0_ms, hub.wall0_ns = 1000.0, 5_000_000_000_000
-    hub.sink(None, SampleRuns([("my_m", {}, None, [2, 3], [1_002_000, 7])]))
+    hub.sink(None, SampleRuns([("my_m", {}, None, [2, 3], [1_002_000, 1_002_007])]))
     hub.drain()
     assert hub.engine.sink("my_m").time_ns == hub.wall0_ns + 2_007_000
 

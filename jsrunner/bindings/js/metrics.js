@@ -14,8 +14,8 @@ function make(type, name, isTime) {
   if (err) throw K.goError(err);
   const metric = {};
   Object.defineProperty(metric, 'name', { value: name, enumerable: true, writable: false });
-  const timed = type === 'gauge';
   const sample = K.sample;
+  const st = K.sampler(name, type === 'gauge');
   const extraTagsId = K.extraTagsId;
   function badTag(k) {
     throw K.goError("cannot add tags for the '" + name + "' custom metric: invalid value for metric tag '" + k + "': only String, Boolean and Number types are accepted as a metric tag values");
@@ -36,7 +36,7 @@ function make(type, name, isTime) {
     if (v !== v) {
       return invalid(name, "'" + String(value) + "' is an invalid value for metric '" + name + "', a number or a boolean value is expected");
     }
-    sample(name, v, tags !== undefined && tags !== null && typeof tags === 'object' ? extraTagsId(tags, badTag) : 0, timed);
+    sample(st, v, tags !== undefined && tags !== null && typeof tags === 'object' ? extraTagsId(tags, badTag) : 0);
     return true;
   };
   return metric;

@@ -105,44 +105,80 @@
   K.warn = (msg, fields) => host('warn', msg, fields || null);
 
   // ---- metrics ------------------------------------------------------------------------
-  // Samples are buffered as *runs*: consecutive samples of one metric with the same VU
-  // tags, extra tags and metadata make one record
-  //   [name, tagsRef, extraRef, metaRef, values, times]
-  // so the usual busy loop (one metric, fixed tags) costs two number pushes per sample and
-  // no object per sample (QuickJS's cycle collector rescans every live object), and the
-  // crossing to Python is mostly flat number arrays, the cheapest JSON to write and parse.
-  // A new run starts whenever anything changes, so the order of samples is kept exactly
-  // (a Gauge's last value, a Trend's running sum and --out json depend on it). `times`
-  // are integers in microseconds (K.clock()'s resolution): the first of a run is
-  // absolute, each later one the difference from the previous sample.
+  // A batch of samples is three flat arrays, `samples` = [runs, values, times]:
+  //   runs:   ctxRef, count, ctxRef, count, ...  (consecutive samples of one context)
+  //   values: every sample's value, in order
+  //   times:  the time of the samples whose context is timed, in integer microseconds
+  //           (K.clock()'s resolution): the batch's first absolute, then differences
+  // A context is what a sample shares with its neighbours: metric, VU tags, extra tags and
+  // metadata. It is numbered; its first run carries [id, name, tagsRef, extraRef, metaRef,
+  // timed] instead of the number. So a sample costs a few number pushes and no object
+  // (QuickJS's cycle collector rescans every live object), interleaved metrics cost two
+  // numbers per switch, and the crossing to Python is flat number arrays, the cheapest JSON
+  // to write and parse. The order of samples is kept exactly (a Gauge's last value, a
+  // Trend's running sum, first-seen orders and --out json depend on it). ±Infinity, which
+  // JSON has no number for, crosses as text, flagged by a fourth element.
   //
-  // Tag sets are numbered. The VU's tags (K.setTags) are numbered by content, so entering
-  // a group again reuses its number; the extra tags of samples are interned in a trie of
-  // key → value → ..., so no key string is built per sample (tag set 0 is "none").
-  // A number crosses as [id, tags] in its first run and alone afterwards (VU._expand
-  // restores them). Once TAG_SETS_MAX sets were numbered the tables start afresh and a 0
-  // in the buffer tells Python to drop its copies, so unique tag values cannot grow
-  // memory without bound. Metadata (replaced as a whole by every change) crosses as the
-  // object when it differs from the one sent last, else as 1 (0: none).
+  // Tag sets are numbered too. The VU's tags (K.setTags) by content, so entering a group
+  // again reuses its number; the extra tags of samples are interned in a trie of key →
+  // value → ..., so no key string is built per sample (tag set 0 is "none"). A tag set
+  // crosses as [id, tags] in the first context using it, later as its number; metadata
+  // (replaced as a whole by every change) as the object when it differs from the one sent
+  // last, else 1 (0: none). VU._expand restores all this. Once TAG_SETS_MAX sets and
+  // contexts were numbered the tables start afresh and a run (0, 0) tells Python to drop
+  // its copies, so unique tag values cannot grow memory without bound.
+  //
+  // Times: only an --out writer needs every sample's time (asked once, at the first
+  // sample); otherwise only Gauges keep theirs (their last time merges across workers)
+  // and the clock is not read for the other samples at all.
   const SAMPLES_MAX = 1024;
   const TAG_SETS_MAX = 4096;
-  let tagSets = 0;                 // sets numbered since the tables were last dropped
+  let tagSets = 0;                 // sets and contexts numbered since the last drop
+  let gen = 0;                     // bumped by every drop (invalidates cached contexts)
+  let dropPending = false;
   let tagIds = new Map();          // JSON of a VU tag set → its number
-  let tagsSeq = 0;                 // last number given (VU tags and extra tags alike)
+  let tagsSeq = 0;                 // last number given (tag sets and contexts alike)
   let tagsId = 0;                  // number of K.tags
-  let sent = [true];               // sent[id]: Python knows the set (0: {} / none)
+  let sent = [true];               // sent[id]: Python knows the tag set or context
   let extraRoot = new Map();       // key → Map(value → node); a node has its number at 0
   let extraSets = [];              // number → extra tags object (until sent)
+  let ctxIds = new Map();          // "name,tags,extra,meta" → context number
   let metaSent = null;             // the metadata object Python holds
+  let metaObj = null;              // K.metadata when metaId was given
+  let metaId = 0;
+  let wantTimes;
   K.tags = {};
   K.metadata = null;
 
+  // The batch being filled (`samples` is handed over by the poll sites, which then start
+  // an empty array: a batch starts at its first sample).
+  let runBatch = null;
+  let runs = null;
+  let values = null;
+  let times = null;
+  let runCtx = 0;
+  let runAt = 0;                   // index of the current run's count in `runs`
+  let lastUs = 0;
+  let buffered = 0;
+
+  function startBatch() {
+    if (wantTimes === undefined) wantTimes = host('metrics.times') !== false;
+    runs = []; values = []; times = [];
+    samples.push(runs, values, times);
+    runBatch = samples;
+    runCtx = 0; lastUs = 0; buffered = 0;
+  }
+
   function dropTagSets() {
-    samples.push(0);
+    if (runBatch !== samples) startBatch();
+    runs.push(0, 0);
+    runCtx = 0;
     tagSets = 0;
+    gen++;
     tagIds = new Map();
     extraRoot = new Map();
     extraSets = [];
+    ctxIds = new Map();
     sent = [true];
   }
 
@@ -192,37 +228,46 @@
   }
   K.extraTagsId = extraId;
 
-  // The run being filled: it belongs to `runBatch` (the poll sites hand `samples` over
-  // and start a new array, which starts a new run too).
-  let runBatch = null;
-  let runName = null;
-  let runTags = -1;
-  let runExtra = -1;
-  let runMeta = null;
-  let runValues = null;
-  let runTimes = null;             // null: the run carries no times
-  let runLast = 0;
-  let runRecord = null;
-  let buffered = 0;
-  // Does anything need the time of every sample (an --out writer)? Asked once, at the
-  // first sample. Without it only Gauges (whose last time merges across workers) keep
-  // times: the clock is not read for the other samples at all.
-  let wantTimes;
+  // What a metric remembers of its last sample: the context number and what it was for.
+  function Sampler(name, timed) {
+    this.name = name; this.timed = timed === true;
+    this.x = -1; this.t = -1; this.m = null; this.g = -1; this.ctx = 0;
+  }
+  K.sampler = (name, timed) => new Sampler(name, timed);
 
-  function newRun(name, x, timed) {
-    if (runBatch !== samples) { runBatch = samples; buffered = 0; }
-    if (wantTimes === undefined) wantTimes = host('metrics.times') !== false;
+  function setContext(st, x) {
     const m = K.metadata;
-    runName = name; runTags = tagsId; runExtra = x; runMeta = m;
-    runValues = []; runTimes = timed || wantTimes ? [] : null; runLast = 0;
-    let tref = tagsId;
-    if (sent[tref] !== true) { sent[tref] = true; tref = [tagsId, K.tags]; }
-    let xref = x;
-    if (x !== 0 && sent[x] !== true) { sent[x] = true; xref = [x, extraSets[x]]; extraSets[x] = undefined; }
-    let mref = 0;
-    if (m !== null && m !== undefined) mref = m === metaSent ? 1 : (metaSent = m);
-    runRecord = [name, tref, xref, mref, runValues, runTimes];
-    samples.push(runRecord);
+    if (m !== metaObj) { metaObj = m; metaId = m === null || m === undefined ? 0 : ++tagsSeq; }
+    const key = st.name + ',' + tagsId + ',' + x + ',' + metaId;
+    let c = ctxIds.get(key);
+    if (c === undefined) {
+      // the drop waits for the end of the sample: its extra tags' number must stay valid
+      if (++tagSets > TAG_SETS_MAX) dropPending = true;
+      c = ++tagsSeq;
+      ctxIds.set(key, c);
+    }
+    st.x = x; st.t = tagsId; st.m = m; st.g = gen; st.ctx = c;
+  }
+
+  function startRun(st) {
+    if (runBatch !== samples) startBatch();
+    const c = st.ctx;
+    let ref = c;
+    if (sent[c] !== true) {
+      sent[c] = true;
+      let tref = st.t;
+      if (sent[tref] !== true) { sent[tref] = true; tref = [tref, K.tags]; }
+      const x = st.x;
+      let xref = x;
+      if (x !== 0 && sent[x] !== true) { sent[x] = true; xref = [x, extraSets[x]]; extraSets[x] = undefined; }
+      const m = st.m;
+      let mref = 0;
+      if (m !== null && m !== undefined) mref = m === metaSent ? 1 : (metaSent = m);
+      ref = [c, st.name, tref, xref, mref, st.timed || wantTimes ? 1 : 0];
+    }
+    runAt = runs.length + 1;
+    runs.push(ref, 0);
+    runCtx = c;
   }
 
   function handOver() {
@@ -231,39 +276,32 @@
     host('F', null, s);
   }
 
-  // Record one sample of metric `name`: `x` from K.extraTagsId; `timed`: keep its time
-  // even when no output needs it (Gauges). A long synchronous loop must not pile samples
+  // Record one sample of `st` (K.sampler): `x` from K.extraTagsId; `us`: its time in
+  // microseconds when the caller has one. A long synchronous loop must not pile samples
   // up in the JS heap, hence the hand-over every SAMPLES_MAX samples.
-  K.sample = function (name, value, x, timed) {
-    if (name !== runName || x !== runExtra || tagsId !== runTags || K.metadata !== runMeta
-        || samples !== runBatch) newRun(name, x, timed);
-    if (value - value !== 0) {
-      // ±Infinity: JSON has no number for it; the run is marked and carries its text
-      runRecord[6] = 1;
-      value = String(value);
+  function sample(st, value, x, us) {
+    if (x !== st.x || tagsId !== st.t || K.metadata !== st.m || st.g !== gen) setContext(st, x);
+    if (st.ctx !== runCtx || samples !== runBatch) startRun(st);
+    runs[runAt]++;
+    if (value - value !== 0) { samples[3] = 1; value = String(value); }  // ±Infinity
+    values.push(value);
+    if (st.timed || wantTimes) {
+      if (us === undefined) us = Math.round((origin + perf.now()) * 1000);
+      times.push(us - lastUs);
+      lastUs = us;
     }
-    runValues.push(value);
-    if (runTimes !== null) {
-      const us = Math.round((origin + perf.now()) * 1000);
-      runTimes.push(us - runLast);
-      runLast = us;
-    }
+    if (dropPending) { dropPending = false; dropTagSets(); }
     if (++buffered >= SAMPLES_MAX) handOver();
-  };
+  }
+  K.sample = sample;
   const perf = performance;
   const origin = performance.timeOrigin;
+
+  const emitters = new Map();      // metric name → its Sampler, for K.emit
   K.emit = function (name, value, extraTags, time) {
-    const x = extraTags ? extraId(extraTags) : 0;
-    if (time === undefined) { K.sample(name, value, x, false); return; }
-    if (name !== runName || x !== runExtra || tagsId !== runTags || K.metadata !== runMeta
-        || samples !== runBatch) newRun(name, x, false);
-    runValues.push(value);
-    if (runTimes !== null) {
-      const us = Math.round(time * 1000);
-      runTimes.push(us - runLast);
-      runLast = us;
-    }
-    if (++buffered >= SAMPLES_MAX) handOver();
+    let st = emitters.get(name);
+    if (st === undefined) { st = new Sampler(name, false); emitters.set(name, st); }
+    sample(st, value, extraTags ? extraId(extraTags) : 0, time === undefined ? undefined : Math.round(time * 1000));
   };
 
   K.tagValue = function (key, v) {
