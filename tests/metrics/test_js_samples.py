@@ -170,3 +170,43 @@ def test_metadata_changing_every_sample_keeps_tables_bounded(tmp_path):
         assert rows[2 * i][1:] == [i, {}, rows[2 * i][3], {"trace": f"id{i}"}]
         assert rows[2 * i + 1][1:] == [-i, {"n": "x"}, rows[2 * i + 1][3], {"trace": f"id{i}"}]
     assert len(vu._samples_in.contexts) < 5000
+
+
+def test_the_last_tags_shortcut_sees_changes_and_still_validates(tmp_path):
+    _, rows = _run(tmp_path, """
+      import { Counter } from 'k6/metrics';
+      const c = new Counter('my_c');
+      export default function () {
+        const tg = { a: '1' };
+        c.add(1, tg); tg.a = '2'; c.add(2, tg); tg.b = 'x'; c.add(3, tg);
+        c.add(4, { a: 2, b: 'x' }); c.add(5, { b: 'x', a: '2' }); c.add(6, { a: true });
+        let err = null;
+        try { c.add(7, { a: { toString() { return 'true'; } } }); } catch (e) { err = String(e); }
+        c.add(8, { a: 'true' });
+        console.log(JSON.stringify(err));
+      }
+    """)
+    assert [(r[1], r[2]) for r in rows] == [
+        (1, {"a": "1"}), (2, {"a": "2"}), (3, {"a": "2", "b": "x"}), (4, {"a": "2", "b": "x"}),
+        (5, {"b": "x", "a": "2"}), (6, {"a": "true"}), (8, {"a": "true"})]
+    assert list(rows[4][2]) == ["b", "a"]  # key order as given
+
+
+def test_an_invalid_tag_value_is_an_error_even_after_the_same_tags(tmp_path):
+    path = os.path.join(str(tmp_path), "script.js")
+    with open(path, "w", encoding="utf-8") as fh:
+        fh.write("""
+          import { Counter } from 'k6/metrics';
+          const c = new Counter('my_c');
+          export default function () {
+            c.add(1, { a: 'true' });
+            c.add(2, { a: { toString() { return 'true'; } } });
+          }
+        """)
+    ctx, result, _ = make_context(path)
+    vu = VU(1, ctx)
+    vu.initialise()
+    vu.run_forever(_Iterations(1, result))
+    assert result.errors[0].startswith("GoError: cannot add tags for the 'my_c' custom metric: invalid value for "
+                                       "metric tag 'a': only String, Boolean and Number types are accepted")
+    assert [(r[1], r[2]) for r in result.samples] == [(1, {"a": "true"})]

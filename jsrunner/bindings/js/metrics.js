@@ -36,7 +36,7 @@ function make(type, name, isTime) {
     if (v !== v) {
       return invalid(name, "'" + String(value) + "' is an invalid value for metric '" + name + "', a number or a boolean value is expected");
     }
-    sample(st, v, tags !== undefined && tags !== null && typeof tags === 'object' ? extraTagsId(tags, badTag) : 0);
+    sample(st, v, tags !== undefined && tags !== null && typeof tags === 'object' ? extraTagsId(tags, badTag, st) : 0);
     return true;
   };
   return metric;

@@ -197,11 +197,27 @@
 
   // Number of a sample's extra tags (0 for none). Values must be strings, numbers or
   // booleans when `bad` is given (called with the offending key; it throws); other
-  // callers pass strings.
-  function extraId(tags, bad) {
+  // callers pass strings. With `st` (a Sampler) the tags of the metric's previous sample
+  // are compared first: a call site adding with the same tags again skips the trie.
+  function extraId(tags, bad, st) {
     const keys = Object.keys(tags);
     const n = keys.length;
     if (n === 0) return 0;
+    if (st !== undefined && st.lg === gen && st.lk.length === n) {
+      const lk = st.lk, lv = st.lv;
+      let i = 0;
+      for (; i < n; i++) {
+        const k = keys[i];
+        if (k !== lk[i]) break;
+        const v = tags[k];
+        if (v !== lv[i]) {
+          const tv = typeof v;
+          if ((tv !== 'number' && tv !== 'boolean') || String(v) !== lv[i]) break;
+        }
+      }
+      if (i === n) return st.lx;
+    }
+    const vals = [];
     let node = extraRoot;
     for (let i = 0; i < n; i++) {
       const k = keys[i];
@@ -211,20 +227,24 @@
         if (bad !== undefined && tv !== 'number' && tv !== 'boolean') bad(k);
         v = String(v);
       }
+      vals.push(v);
       let byValue = node.get(k);
       if (byValue === undefined) { byValue = new Map(); node.set(k, byValue); }
       let next = byValue.get(v);
       if (next === undefined) { next = new Map(); byValue.set(v, next); }
       node = next;
     }
-    const id = node.get(0);
-    if (id !== undefined) return id;
-    if (++tagSets > TAG_SETS_MAX) { dropTagSets(); return extraId(tags, bad); }
-    const obj = {};
-    for (let i = 0; i < n; i++) obj[keys[i]] = String(tags[keys[i]]);
-    node.set(0, ++tagsSeq);
-    extraSets[tagsSeq] = obj;
-    return tagsSeq;
+    let id = node.get(0);
+    if (id === undefined) {
+      if (++tagSets > TAG_SETS_MAX) { dropTagSets(); return extraId(tags, bad, st); }
+      const obj = {};
+      for (let i = 0; i < n; i++) obj[keys[i]] = vals[i];
+      id = ++tagsSeq;
+      node.set(0, id);
+      extraSets[id] = obj;
+    }
+    if (st !== undefined) { st.lk = keys; st.lv = vals; st.lx = id; st.lg = gen; }
+    return id;
   }
   K.extraTagsId = extraId;
 
@@ -232,6 +252,7 @@
   function Sampler(name, timed) {
     this.name = name; this.timed = timed === true;
     this.x = -1; this.t = -1; this.m = null; this.g = -1; this.ctx = 0;
+    this.lk = null; this.lv = null; this.lx = 0; this.lg = -1;  // last extra tags (extraId)
   }
   K.sampler = (name, timed) => new Sampler(name, timed);
 
