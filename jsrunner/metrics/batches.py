@@ -79,6 +79,10 @@ class SampleDecoder:
         pairs, values, times = batch[0], batch[1], batch[2]
         if len(batch) > 3:
             values = [float(v) for v in values]
+        if not times and len(pairs) > 4:
+            merged = self._merged_runs(pairs, values)
+            if merged is not None:
+                return merged
         if times:
             times = list(accumulate(times))
         contexts = self.contexts
@@ -104,6 +108,40 @@ class SampleDecoder:
                 out.append((ctx[0], ctx[1], ctx[2], values[vi:end], None))
             vi = end
         return SampleRuns(out)
+
+    def _merged_runs(self, pairs: list[Any], values: list[Any]) -> SampleRuns | None:
+        """Interleaved metrics (``a, b, a, b``) as one run per metric and context.
+
+        The aggregates see the order *within* a metric (a Trend's running sum, a Gauge's
+        last value), which regrouping keeps: a metric's runs stay in order, and a run only
+        continues the metric's previous run when that has the same context. Across metrics
+        order matters where something is seen the first time (the engine's metrics,
+        groups, checks, scopes: all decided by a context's first sample) and to the
+        ``--out`` writers. So only batches without times (no writer; no Gauge) whose
+        contexts all came in earlier batches (no definition, no drop) are regrouped;
+        None for the others.
+        """
+        contexts = self.contexts
+        current: dict[str, list[Any]] = {}  # metric → [context number, values, context]
+        grouped: list[list[Any]] = []
+        vi = 0
+        for i in range(0, len(pairs), 2):
+            ref = pairs[i]
+            if type(ref) is not int or ref == 0:
+                return None
+            ctx = contexts[ref]
+            n = pairs[i + 1]
+            run = current.get(ctx[0])
+            if run is not None and run[0] == ref:
+                if n == 1:
+                    run[1].append(values[vi])
+                else:
+                    run[1].extend(values[vi:vi + n])
+            else:
+                run = current[ctx[0]] = [ref, values[vi:vi + n], ctx]
+                grouped.append(run)
+            vi += n
+        return SampleRuns([(ctx[0], ctx[1], ctx[2], vals, None) for _, vals, ctx in grouped])
 
     def drop(self) -> None:
         """Forget every tag set and context (JS numbers new ones from now on)."""
