@@ -4,10 +4,11 @@ time of a run adding N samples minus the same run without the adds (best of 3 ea
 Also the peak RSS of a run adding a million samples to one Trend, minus the same run
 without adds.
 
-    python bench/bench_samples.py [N] [--out-json] [--no-memory]
+    python bench/bench_samples.py [N] [--out-json] [--mix] [--no-memory]
 
 ``--out-json`` adds ``--out json=/dev/null`` to both runs (every sample then keeps its
-time and is written).
+time and is written). ``--mix`` runs scripts/metric_mix.js instead: three metrics added
+in turn (3 N samples), the interleaved case.
 """
 
 from __future__ import annotations
@@ -17,13 +18,14 @@ import subprocess
 import sys
 from pathlib import Path
 
-SCRIPT = Path(__file__).parent / "scripts" / "metric_adds.js"
+SCRIPTS = Path(__file__).parent / "scripts"
+SCRIPT = SCRIPTS / "metric_adds.js"
 
 
-def run(n: int, add: bool, extra: list[str]) -> tuple[float, int]:
+def run(n: int, add: bool, extra: list[str], script: Path = SCRIPT) -> tuple[float, int]:
     """(CPU seconds, peak RSS KiB) of one child run (wait4: this child's own rusage)."""
     proc = subprocess.Popen([sys.executable, "-m", "jsrunner", "run", "-q", "--workers", "1", "--no-summary",
-                             *extra, "-e", f"N={n}", "-e", f"ADD={'1' if add else '0'}", str(SCRIPT)],
+                             *extra, "-e", f"N={n}", "-e", f"ADD={'1' if add else '0'}", str(script)],
                             env=dict(os.environ))
     _, status, usage = os.wait4(proc.pid, 0)
     proc.returncode = os.waitstatus_to_exitcode(status)
@@ -36,10 +38,13 @@ def main() -> None:
     args = [a for a in sys.argv[1:] if not a.startswith("--")]
     n = int(args[0]) if args else 200_000
     extra = ["--out", "json=/dev/null"] if "--out-json" in sys.argv else []
-    base = min(run(n, False, extra)[0] for _ in range(3))
-    with_adds = min(run(n, True, extra)[0] for _ in range(3))
-    print(f"samples: {n}{' (--out json)' if extra else ''}; CPU without adds {base:.3f} s, "
-          f"with adds {with_adds:.3f} s; {(with_adds - base) / n * 1e6:.2f} µs CPU per sample recorded from JS")
+    mix = "--mix" in sys.argv
+    script, samples = (SCRIPTS / "metric_mix.js", 3 * n) if mix else (SCRIPT, n)
+    base = min(run(n, False, extra, script)[0] for _ in range(3))
+    with_adds = min(run(n, True, extra, script)[0] for _ in range(3))
+    print(f"samples: {samples}{' (--out json)' if extra else ''}{' (3 metrics in turn)' if mix else ''}; "
+          f"CPU without adds {base:.3f} s, with adds {with_adds:.3f} s; "
+          f"{(with_adds - base) / samples * 1e6:.2f} µs CPU per sample recorded from JS")
     if "--no-memory" not in sys.argv:
         m = 1_000_000
         rss0 = min(run(m, False, [])[1] for _ in range(2))
