@@ -89,6 +89,10 @@ class MetricsHub:
                                         for name, tags, _meta, values, times in runs])
                     if outputs:
                         for name, tags, meta, values, times in runs:
+                            if times is None:  # recorded before the writers existed: never, but not fatal
+                                now = time.time_ns()
+                                rows.extend([(name, now, float(v), tags, meta) for v in values])
+                                continue
                             rows.extend([(name, us * 1000 + off_ns, float(v), tags, meta)
                                          for v, us in zip(values, times)])
                         fed = len(rows)
