@@ -1,9 +1,15 @@
 """Where samples from every VU meet the metrics engine and the outputs.
 
-VUs hand over whole batches (one list per event-loop poll) with a single ``list.append``
+VUs hand over whole batches (one per event-loop poll) with a single ``list.append``
 — atomic under the GIL, so no lock serialises VUs per sample. A collector thread swaps
-the pending list out a few times a second, converts JS monotonic milliseconds to wall
-clock nanoseconds and feeds the engine and the ``--out`` writers.
+the pending list out a few times a second, converts JS monotonic times to wall clock
+nanoseconds and feeds the engine and the ``--out`` writers.
+
+A batch is a list of rows ``[name, value, tags, monoMs, metadata]`` (Python-side
+samples, bindings), a compact iteration record (a tuple), or the :class:`SampleRuns` of
+a VU's JS (``metrics.batches``): runs of samples sharing metric, tags and metadata, fed
+to the engine a run at a time, with per-sample times converted only when an output
+writes them.
 """
 
 from __future__ import annotations
@@ -12,6 +18,7 @@ import threading
 import time
 from typing import IO, TYPE_CHECKING, Any
 
+from .metrics.batches import SampleRuns
 from .metrics.registry import Registry
 
 if TYPE_CHECKING:
@@ -43,6 +50,12 @@ class MetricsHub:
     def sink(self, vu: "VU", samples: list[Any]) -> None:
         self._pending.append(samples)
 
+    def wants_sample_times(self) -> bool:
+        """Only the ``--out`` writers need the time of every sample; without them a VU's
+        JS records times for Gauges only (the engine uses no other sample's time). Asked
+        once by each VU, after ``configure``."""
+        return bool(self.outputs)
+
     def emit_now(self, name: str, value: float, tags: dict[str, str], mono_ms: float | None = None) -> None:
         t = time.monotonic() * 1000.0 if mono_ms is None else mono_ms
         self._pending.append([[name, value, tags, t, None]])
@@ -61,21 +74,42 @@ class MetricsHub:
             if not pending:
                 return
             mono0, wall0 = self.mono0_ms, self.wall0_ns
-            out: list[Sample] = []
+            off_ns = wall0 - round(mono0 * 1_000_000)  # ns of a JS time in µs: us * 1000 + off_ns
+            engine, outputs = self.engine, self.outputs
+            rows: list[Sample] = []  # in order, for the engine (until the next runs) and outputs
+            fed = 0  # rows[:fed] are in the engine
             for batch in pending:
-                if type(batch) is tuple:  # compact iteration record
+                kind = type(batch)
+                if kind is SampleRuns:
+                    if fed < len(rows):
+                        engine.ingest(rows[fed:])
+                        fed = len(rows)
+                    runs = batch.runs
+                    engine.ingest_runs([(name, tags, values, 0 if times is None else times[-1] * 1000 + off_ns)
+                                        for name, tags, _meta, values, times in runs])
+                    if outputs:
+                        for name, tags, meta, values, times in runs:
+                            if times is None:  # recorded before the writers existed: never, but not fatal
+                                now = time.time_ns()
+                                rows.extend([(name, now, float(v), tags, meta) for v in values])
+                                continue
+                            rows.extend([(name, us * 1000 + off_ns, float(v), tags, meta)
+                                         for v, us in zip(values, times)])
+                        fed = len(rows)
+                elif kind is tuple:  # compact iteration record
                     _, tags, start, end, sent, received = batch
                     t = wall0 + int((end - mono0) * 1_000_000)
-                    out.append(("data_sent", t, float(sent), tags, None))
-                    out.append(("data_received", t, float(received), tags, None))
-                    out.append(("iteration_duration", t, end - start, tags, None))
-                    out.append(("iterations", t, 1.0, tags, None))
-                    continue
-                for name, value, tags, t, meta in batch:
-                    out.append((name, wall0 + int((t - mono0) * 1_000_000), float(value), tags, meta))
-            self.engine.ingest(out)
-            for writer in self.outputs:
-                writer.write(out)
+                    rows.append(("data_sent", t, float(sent), tags, None))
+                    rows.append(("data_received", t, float(received), tags, None))
+                    rows.append(("iteration_duration", t, end - start, tags, None))
+                    rows.append(("iterations", t, 1.0, tags, None))
+                else:
+                    for name, value, tags, t, meta in batch:
+                        rows.append((name, wall0 + int((t - mono0) * 1_000_000), float(value), tags, meta))
+            if fed < len(rows):
+                engine.ingest(rows[fed:])
+            for writer in outputs:
+                writer.write(rows)
 
     # ---- lifecycle ---------------------------------------------------------------------
     def configure(self, plan: "Plan") -> None:

@@ -23,6 +23,7 @@ from .engine import Engine, JSRuntimeError, to_json
 from .errors import ScriptError
 from .loader import ModuleLoader, bundled_source
 from .log import Logger
+from .metrics.batches import SampleDecoder, SampleRuns
 from .timers import TimerQueue
 
 ENTRY_ID = "jsrunner:entry"
@@ -132,7 +133,7 @@ class VU:
         #: callbacks run when the VU shuts down
         self.on_close: list[Callable[[], None]] = []
         self.binding_state: dict[str, Any] = {}
-        self._tag_sets: dict[int, dict[str, str]] = {0: {}}
+        self._samples_in = SampleDecoder()  # tag sets and contexts of the JS's samples
         #: position inside a batch of iterations run back to back in JS (k6/execution)
         self.batch_offset = 0
         self.thread: threading.Thread | None = None
@@ -260,19 +261,10 @@ class VU:
         self.on_close.clear()
 
     # ---- host functions ----------------------------------------------------------------
-    def _expand(self, samples: list[Any]) -> list[Any]:
-        """Restore the tag sets of samples sent by ``K.emit`` (runtime.js) by number."""
-        table = self._tag_sets
-        for row in samples:  # rows are fresh lists from JSON: restored in place
-            ref = row[2]
-            if type(ref) is int:
-                tags = table[ref]
-            else:
-                tags = table[ref[0]] = ref[1]
-            if len(row) > 5:
-                tags = {**tags, **row.pop()}
-            row[2] = tags
-        return samples
+    def _expand(self, samples: list[Any]) -> SampleRuns:
+        """Runs of samples with their tags restored, from a batch that runtime.js's
+        sample buffer handed over (format: ``jsrunner.metrics.batches``)."""
+        return self._samples_in.decode(samples)
 
     def _flush(self, ops: list[Any] | None, samples: list[Any] | None) -> None:
         if samples:

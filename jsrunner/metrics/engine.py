@@ -30,6 +30,9 @@ __all__ = ["Sample", "MetricsEngine", "SubMetric", "GroupNode", "CheckNode", "Sc
 #: (metric name, time in ns since the epoch, value, tags, metadata or None)
 Sample = tuple[str, int, float, dict[str, str], "dict[str, str] | None"]
 Feed = Callable[[float, int, dict], None]
+#: a run (metric name, tags, values in order, time in ns of the last value)
+Run = tuple[str, dict[str, str], list[float], int]
+RunFeed = Callable[[list[float], int, dict], None]
 
 #: group tags whose samples are not assigned to any group of the ``full`` summary
 _UNGROUPED = frozenset(("::setup", "::teardown"))
@@ -94,6 +97,21 @@ class Scope:
                 if pf is None:
                     pf = self.checks[check] = [0, 0]
                 pf[0 if value else 1] += 1
+
+    def add_many(self, metric: Metric, values: list[float], time_ns: int, tags: dict) -> None:
+        sink = self.sinks.get(metric.name)
+        if sink is None:
+            sink = self.sinks[metric.name] = new_sink(metric.type)
+        sink.add_many(values, time_ns)
+        if metric.name == "checks":
+            check = tags.get("check")
+            if check is not None:
+                pf = self.checks.get(check)
+                if pf is None:
+                    pf = self.checks[check] = [0, 0]
+                passes = len(values) - values.count(0)
+                pf[0] += passes
+                pf[1] += len(values) - passes
 
     def child(self, name: str) -> "Scope":
         c = self.children.get(name)
@@ -165,6 +183,7 @@ class MetricsEngine:
         self.track_groups = track_groups
         self._states: dict[str, _MetricState] = {}
         self._feeds: dict[str, Feed] = {}
+        self._run_feeds: dict[str, RunFeed] = {}
         self._subs: dict[str, SubMetric] = {}
         self.root_group = GroupNode("", "")
         self._group_nodes: dict[str, GroupNode] = {"": self.root_group}
@@ -209,6 +228,7 @@ class MetricsEngine:
         st.subs.append(sm)
         self._subs[sm.name] = sm
         self._feeds.pop(parent, None)  # rebuilt with the new sub-metric on next ingest
+        self._run_feeds.pop(parent, None)
         return sm
 
     def configure_thresholds(self, config: Mapping[str, Any]) -> None:
@@ -296,6 +316,68 @@ class MetricsEngine:
                 feed = self._build_feed(name)
             feed(v, t, tags)
 
+    def _build_run_feed(self, name: str) -> RunFeed:
+        """Like ``_build_feed`` for a run: sub-metric filters, the group/check tree and the
+        ``full`` mode scopes are resolved once per run, the sinks take all values at once."""
+        st = self._state(name)
+        add = st.sink.add_many
+        subs = [(sm.tags.items(), sm.sink.add_many) for sm in st.subs]
+        tree: Callable[[list[float], dict], None] | None = None
+        if name == "checks":
+            tree = self._tree_checks
+        elif name == "group_duration":
+            tree = self._tree_groups
+        if not subs and tree is None and not self.track_groups:
+            feed: RunFeed = add
+        else:
+            metric, scopes = st.metric, self._scope_add_many if self.track_groups else None
+
+            def feed(values: list[float], t: int, tags: dict) -> None:
+                add(values, t)
+                if subs:
+                    items = tags.items()
+                    for sub_items, sub_add in subs:
+                        if sub_items <= items:
+                            sub_add(values, t)
+                if tree is not None:
+                    tree(values, tags)
+                if scopes is not None:
+                    scopes(metric, values, t, tags)
+
+        self._run_feeds[name] = feed
+        return feed
+
+    def ingest_runs(self, runs: Iterable[Run]) -> None:
+        """Aggregate runs of samples (each run: one metric, one tag set, values in order);
+        the same result as ``ingest`` of every sample in order."""
+        feeds = self._run_feeds
+        for name, tags, values, t in runs:
+            feed = feeds.get(name)
+            if feed is None:
+                feed = self._build_run_feed(name)
+            feed(values, t, tags)
+
+    def _tree_checks(self, values: list[float], tags: dict) -> None:
+        passes = len(values) - values.count(0)
+        fails = len(values) - passes
+        if passes:
+            self._tree_check(1.0, tags, passes)
+        if fails:
+            self._tree_check(0.0, tags, fails)
+
+    def _tree_groups(self, values: list[float], tags: dict) -> None:
+        self._group_node(tags.get("group", ""))
+
+    def _scope_add_many(self, metric: Metric, values: list[float], t: int, tags: dict) -> None:
+        scenario = tags.get("scenario")
+        if scenario == "default":
+            scenario = None
+        if scenario is not None:
+            self._scope_for(scenario, "").add_many(metric, values, t, tags)
+        group = tags.get("group")
+        if group and group not in _UNGROUPED:
+            self._scope_for(scenario, group).add_many(metric, values, t, tags)
+
     def _group_node(self, path: str) -> GroupNode:
         node = self._group_nodes.get(path)
         if node is not None:
@@ -312,7 +394,7 @@ class MetricsEngine:
         self._group_nodes[path] = node
         return node
 
-    def _tree_check(self, value: float, tags: dict) -> None:
+    def _tree_check(self, value: float, tags: dict, times: int = 1) -> None:
         check = tags.get("check")
         if check is None:
             return
@@ -328,11 +410,11 @@ class MetricsEngine:
         if total is None:
             total = self.check_totals[check] = [0, 0]
         if value:
-            node.passes += 1
-            total[0] += 1
+            node.passes += times
+            total[0] += times
         else:
-            node.fails += 1
-            total[1] += 1
+            node.fails += times
+            total[1] += times
 
     def _tree_group(self, value: float, tags: dict) -> None:
         self._group_node(tags.get("group", ""))

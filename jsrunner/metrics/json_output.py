@@ -34,6 +34,14 @@ def go_float(v: float) -> str:
     if isinstance(v, bool):
         v = int(v)
     v = float(v)
+    if 1e-4 <= abs(v) < 1e6:
+        # 'g' prints these without exponent, with the shortest round-trip digits: the
+        # digits of Python's repr, which adds ".0" to whole numbers
+        return str(int(v)) if v.is_integer() else repr(v)
+    return _go_float_general(v)
+
+
+def _go_float_general(v: float) -> str:
     if math.isnan(v) or math.isinf(v):
         # Go's encoder would fail on these; k6 never records them as sample values
         return "null"
@@ -89,10 +97,20 @@ def _go_json(v: Any, html: bool = True) -> str:
     return "[" + ",".join(_go_json(x, html) for x in v) + "]"
 
 
+#: the last whole second formatted and its text (one tuple: replaced, never mutated)
+_last_second: tuple[int, str] = (-1, "")
+
+
 def rfc3339nano(time_ns: int) -> str:
     """Go ``time.RFC3339Nano`` in UTC: fraction without trailing zeros, none if zero."""
+    global _last_second
     secs, ns = divmod(int(time_ns), 1_000_000_000)
-    base = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(secs))
+    last = _last_second
+    if last[0] == secs:
+        base = last[1]
+    else:
+        base = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(secs))
+        _last_second = (secs, base)
     if ns:
         return f"{base}.{str(ns).rjust(9, '0').rstrip('0')}Z"
     return base + "Z"
@@ -115,6 +133,7 @@ class JsonOutput:
         self.target = target or "-"
         self.engine = engine
         self._seen: set[str] = set()
+        self._heads: dict[str, str] = {}  # metric name → start of its Point lines
         self._close_fh = False
         self._closed = False
         try:
@@ -151,17 +170,31 @@ class JsonOutput:
                 + ',"submetrics":' + _go_json(sub_json) + '},"metric":' + go_json_string(name) + "}")
 
     def format_batch(self, samples: Iterable[Sample]) -> str:
-        """Lines for a batch of samples (``Metric`` lines included where first seen)."""
+        """Lines for a batch of samples (``Metric`` lines included where first seen).
+
+        Samples share their tag dicts (a VU's tag sets, runs of samples), so the JSON of
+        each dict is made once per batch; the cache holds the dict, so its id stays its.
+        """
         out: list[str] = []
         seen = self._seen
+        heads = self._heads
+        texts: dict[int, tuple[Any, str]] = {}
         for name, t, v, tags, meta in samples:
-            if name not in seen:
-                out.append(self.metric_line(name))
-                seen.add(name)
-            line = ('{"metric":' + go_json_string(name) + ',"type":"Point","data":{"time":"'
-                    + rfc3339nano(t) + '","value":' + go_float(v) + ',"tags":' + _sorted_tags(tags))
+            head = heads.get(name)
+            if head is None:
+                if name not in seen:
+                    out.append(self.metric_line(name))
+                    seen.add(name)
+                head = heads[name] = '{"metric":' + go_json_string(name) + ',"type":"Point","data":{"time":"'
+            hit = texts.get(id(tags))
+            if hit is None or hit[0] is not tags:
+                hit = texts[id(tags)] = (tags, _sorted_tags(tags))
+            line = head + rfc3339nano(t) + '","value":' + go_float(v) + ',"tags":' + hit[1]
             if meta:
-                line += ',"metadata":' + _sorted_tags(meta)
+                hit = texts.get(id(meta))
+                if hit is None or hit[0] is not meta:
+                    hit = texts[id(meta)] = (meta, _sorted_tags(meta))
+                line += ',"metadata":' + hit[1]
             out.append(line + "}}")
         return "\n".join(out) + "\n" if out else ""
 

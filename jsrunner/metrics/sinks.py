@@ -38,6 +38,11 @@ class CounterSink:
         self.count += value
         self.n += 1
 
+    def add_many(self, values: list[float], time_ns: int = 0, tags: object = None) -> None:
+        """``add`` of each value in order (left-to-right sum, as k6 adds them)."""
+        self.count = functools.reduce(operator.add, values, self.count)
+        self.n += len(values)
+
     @property
     def empty(self) -> bool:
         return self.n == 0
@@ -94,6 +99,22 @@ class GaugeSink:
             self.max = value
         self.n += 1
 
+    def add_many(self, values: list[float], time_ns: int = 0, tags: object = None) -> None:
+        """``add`` of each value in order; ``time_ns`` is the last one's time."""
+        lo = float(min(values))
+        hi = float(max(values))
+        if self.n == 0:
+            self.min = lo
+            if not self.bug_compat_max:
+                self.max = hi
+        elif lo < self.min:
+            self.min = lo
+        if hi > self.max:
+            self.max = hi
+        self.value = float(values[-1])
+        self.time_ns = time_ns
+        self.n += len(values)
+
     @property
     def empty(self) -> bool:
         return self.n == 0
@@ -137,6 +158,11 @@ class RateSink:
         if value:
             self.passes += 1
         self.total += 1
+
+    def add_many(self, values: list[float], time_ns: int = 0, tags: object = None) -> None:
+        n = len(values)
+        self.passes += n - values.count(0)
+        self.total += n
 
     @property
     def n(self) -> int:
@@ -197,6 +223,9 @@ class TrendSink:
 
     def add(self, value: float, time_ns: int = 0, tags: object = None) -> None:
         self.values.append(value)
+
+    def add_many(self, values: list[float], time_ns: int = 0, tags: object = None) -> None:
+        self.values.fromlist(values)
 
     def _fold(self) -> None:
         n = len(self.values)

@@ -125,30 +125,224 @@
   K.warn = (msg, fields) => host('warn', msg, fields || null);
 
   // ---- metrics ------------------------------------------------------------------------
-  // Tags of the VU as an immutable snapshot: samples keep a reference, so a later tag
-  // change (entering a group, exec.vu.tags.x = 1) never rewrites samples already queued.
-  // Each snapshot gets a number: a sample carries the snapshot itself the first time it is
-  // used and only its number afterwards (VU._expand restores it), so tag sets are neither
-  // copied per sample nor serialised again for every sample.
-  let tagsSeq = 0;
-  let tagsId = 0;
-  let tagsSent = false;
+  // A batch of samples is three flat arrays, `samples` = [runs, values, times]:
+  //   runs:   ctxRef, count, ctxRef, count, ...  (consecutive samples of one context)
+  //   values: every sample's value, in order
+  //   times:  the time of the samples whose context is timed, in integer microseconds
+  //           (K.clock()'s resolution): the batch's first absolute, then differences
+  // A context is what a sample shares with its neighbours: metric, VU tags, extra tags and
+  // metadata. It is numbered; its first run carries [id, name, tagsRef, extraRef, metaRef,
+  // timed] instead of the number. So a sample costs a few number pushes and no object
+  // (QuickJS's cycle collector rescans every live object), interleaved metrics cost two
+  // numbers per switch, and the crossing to Python is flat number arrays, the cheapest JSON
+  // to write and parse. The order of samples is kept exactly (a Gauge's last value, a
+  // Trend's running sum, first-seen orders and --out json depend on it). ±Infinity, which
+  // JSON has no number for, crosses as text, flagged by a fourth element.
+  //
+  // Tag sets are numbered too. The VU's tags (K.setTags) by content, so entering a group
+  // again reuses its number; the extra tags of samples are interned in a trie of key →
+  // value → ..., so no key string is built per sample (tag set 0 is "none"). A tag set
+  // crosses as [id, tags] in the first context using it, later as its number; metadata
+  // (replaced as a whole by every change) as the object when it differs from the one sent
+  // last, else 1 (0: none). VU._expand restores all this. Once TAG_SETS_MAX sets and
+  // contexts were numbered the tables start afresh and a run (0, 0) tells Python to drop
+  // its copies, so unique tag values cannot grow memory without bound.
+  //
+  // Times: only an --out writer needs every sample's time (asked once, at the first
+  // sample); otherwise only Gauges keep theirs (their last time merges across workers)
+  // and the clock is not read for the other samples at all.
+  const SAMPLES_MAX = 1024;
+  const TAG_SETS_MAX = 4096;
+  let tagSets = 0;                 // sets and contexts numbered since the last drop
+  let gen = 0;                     // bumped by every drop (invalidates cached contexts)
+  let dropPending = false;
+  let tagIds = new Map();          // JSON of a VU tag set → its number
+  let tagsSeq = 0;                 // last number given (tag sets and contexts alike)
+  let tagsId = 0;                  // number of K.tags
+  let sent = [true];               // sent[id]: Python knows the tag set or context
+  let extraRoot = new Map();       // key → Map(value → node); a node has its number at 0
+  let extraSets = [];              // number → extra tags object (until sent)
+  let ctxIds = new Map();          // "name,tags,extra,meta" → context number
+  let metaSent = null;             // the metadata object Python holds
+  let metaObj = null;              // K.metadata when metaId was given
+  let metaId = 0;
+  let wantTimes;
   K.tags = {};
-  K.setTags = function (tags) {
-    K.tags = Object.freeze(Object.assign({}, tags));
-    tagsId = ++tagsSeq;
-    tagsSent = false;
-  };
   K.metadata = null;
+
+  // The batch being filled (`samples` is handed over by the poll sites, which then start
+  // an empty array: a batch starts at its first sample).
+  let runBatch = null;
+  let runs = null;
+  let values = null;
+  let times = null;
+  let runCtx = 0;
+  let runAt = 0;                   // index of the current run's count in `runs`
+  let lastUs = 0;
+  let buffered = 0;
+
+  function startBatch() {
+    if (wantTimes === undefined) wantTimes = host('metrics.times') !== false;
+    runs = []; values = []; times = [];
+    samples.push(runs, values, times);
+    runBatch = samples;
+    runCtx = 0; lastUs = 0; buffered = 0;
+  }
+
+  function dropTagSets() {
+    if (runBatch !== samples) startBatch();
+    runs.push(0, 0);
+    runCtx = 0;
+    tagSets = 0;
+    gen++;
+    tagIds = new Map();
+    extraRoot = new Map();
+    extraSets = [];
+    ctxIds = new Map();
+    sent = [true];
+  }
+
+  K.setTags = function (tags) {
+    const frozen = Object.freeze(Object.assign({}, tags));
+    const key = JSON.stringify(frozen);
+    let id = tagIds.get(key);
+    if (id === undefined) {
+      if (++tagSets > TAG_SETS_MAX) { dropTagSets(); tagSets = 1; }
+      id = ++tagsSeq;
+      tagIds.set(key, id);
+    }
+    K.tags = frozen;
+    tagsId = id;
+  };
+
+  // Number of a sample's extra tags (0 for none). Values must be strings, numbers or
+  // booleans when `bad` is given (called with the offending key; it throws); other
+  // callers pass strings. With `st` (a Sampler) the tags of the metric's previous sample
+  // are compared first: a call site adding with the same tags again skips the trie.
+  function extraId(tags, bad, st) {
+    const keys = Object.keys(tags);
+    const n = keys.length;
+    if (n === 0) return 0;
+    if (st !== undefined && st.lg === gen && st.lk.length === n) {
+      const lk = st.lk, lv = st.lv;
+      let i = 0;
+      for (; i < n; i++) {
+        const k = keys[i];
+        if (k !== lk[i]) break;
+        const v = tags[k];
+        if (v !== lv[i]) {
+          const tv = typeof v;
+          if ((tv !== 'number' && tv !== 'boolean') || String(v) !== lv[i]) break;
+        }
+      }
+      if (i === n) return st.lx;
+    }
+    const vals = [];
+    let node = extraRoot;
+    for (let i = 0; i < n; i++) {
+      const k = keys[i];
+      let v = tags[k];
+      if (typeof v !== 'string') {
+        const tv = typeof v;
+        if (bad !== undefined && tv !== 'number' && tv !== 'boolean') bad(k);
+        v = String(v);
+      }
+      vals.push(v);
+      let byValue = node.get(k);
+      if (byValue === undefined) { byValue = new Map(); node.set(k, byValue); }
+      let next = byValue.get(v);
+      if (next === undefined) { next = new Map(); byValue.set(v, next); }
+      node = next;
+    }
+    let id = node.get(0);
+    if (id === undefined) {
+      if (++tagSets > TAG_SETS_MAX) { dropTagSets(); return extraId(tags, bad, st); }
+      const obj = {};
+      for (let i = 0; i < n; i++) obj[keys[i]] = vals[i];
+      id = ++tagsSeq;
+      node.set(0, id);
+      extraSets[id] = obj;
+    }
+    if (st !== undefined) { st.lk = keys; st.lv = vals; st.lx = id; st.lg = gen; }
+    return id;
+  }
+  K.extraTagsId = extraId;
+
+  // What a metric remembers of its last sample: the context number and what it was for.
+  function Sampler(name, timed) {
+    this.name = name; this.timed = timed === true;
+    this.x = -1; this.t = -1; this.m = null; this.g = -1; this.ctx = 0;
+    this.lk = null; this.lv = null; this.lx = 0; this.lg = -1;  // last extra tags (extraId)
+  }
+  K.sampler = (name, timed) => new Sampler(name, timed);
+
+  function setContext(st, x) {
+    const m = K.metadata;
+    if (m !== metaObj) { metaObj = m; metaId = m === null || m === undefined ? 0 : ++tagsSeq; }
+    const key = st.name + ',' + tagsId + ',' + x + ',' + metaId;
+    let c = ctxIds.get(key);
+    if (c === undefined) {
+      // the drop waits for the end of the sample: its extra tags' number must stay valid
+      if (++tagSets > TAG_SETS_MAX) dropPending = true;
+      c = ++tagsSeq;
+      ctxIds.set(key, c);
+    }
+    st.x = x; st.t = tagsId; st.m = m; st.g = gen; st.ctx = c;
+  }
+
+  function startRun(st) {
+    if (runBatch !== samples) startBatch();
+    const c = st.ctx;
+    let ref = c;
+    if (sent[c] !== true) {
+      sent[c] = true;
+      let tref = st.t;
+      if (sent[tref] !== true) { sent[tref] = true; tref = [tref, K.tags]; }
+      const x = st.x;
+      let xref = x;
+      if (x !== 0 && sent[x] !== true) { sent[x] = true; xref = [x, extraSets[x]]; extraSets[x] = undefined; }
+      const m = st.m;
+      let mref = 0;
+      if (m !== null && m !== undefined) mref = m === metaSent ? 1 : (metaSent = m);
+      ref = [c, st.name, tref, xref, mref, st.timed || wantTimes ? 1 : 0];
+    }
+    runAt = runs.length + 1;
+    runs.push(ref, 0);
+    runCtx = c;
+  }
+
+  function handOver() {
+    const s = samples;
+    samples = [];
+    host('F', null, s);
+  }
+
+  // Record one sample of `st` (K.sampler): `x` from K.extraTagsId; `us`: its time in
+  // microseconds when the caller has one. A long synchronous loop must not pile samples
+  // up in the JS heap, hence the hand-over every SAMPLES_MAX samples.
+  function sample(st, value, x, us) {
+    if (x !== st.x || tagsId !== st.t || K.metadata !== st.m || st.g !== gen) setContext(st, x);
+    if (st.ctx !== runCtx || samples !== runBatch) startRun(st);
+    runs[runAt]++;
+    if (value - value !== 0) { samples[3] = 1; value = String(value); }  // ±Infinity
+    values.push(value);
+    if (st.timed || wantTimes) {
+      if (us === undefined) us = Math.round((origin + perf.now()) * 1000);
+      times.push(us - lastUs);
+      lastUs = us;
+    }
+    if (dropPending) { dropPending = false; dropTagSets(); }
+    if (++buffered >= SAMPLES_MAX) handOver();
+  }
+  K.sample = sample;
+  const perf = performance;
+  const origin = performance.timeOrigin;
+
+  const emitters = new Map();      // metric name → its Sampler, for K.emit
   K.emit = function (name, value, extraTags, time) {
-    const t = time === undefined ? clock() : time;
-    let ref = tagsId;
-    if (!tagsSent) { ref = [tagsId, K.tags]; tagsSent = true; }
-    if (extraTags) samples.push([name, value, ref, t, K.metadata, extraTags]);
-    else samples.push([name, value, ref, t, K.metadata]);
-    // A long synchronous loop must not pile samples up in the JS heap: QuickJS's cycle
-    // collector rescans every live object, so a big buffer makes each add slower.
-    if (samples.length >= 1024) { const s = samples; samples = []; host('F', null, s); }
+    let st = emitters.get(name);
+    if (st === undefined) { st = new Sampler(name, false); emitters.set(name, st); }
+    sample(st, value, extraTags ? extraId(extraTags) : 0, time === undefined ? undefined : Math.round(time * 1000));
   };
 
   K.tagValue = function (key, v) {
