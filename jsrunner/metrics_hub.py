@@ -29,6 +29,16 @@ if TYPE_CHECKING:
 Sample = tuple[str, int, float, dict[str, str], Any]
 
 
+class _IterationBatch:
+    """``MetricsHub.iteration_batch``'s record in the pending list."""
+
+    __slots__ = ("tags", "marks")
+
+    def __init__(self, tags: dict[str, str], marks: list[float]) -> None:
+        self.tags = tags
+        self.marks = marks
+
+
 class MetricsHub:
     def __init__(self) -> None:
         self.registry = Registry()
@@ -65,6 +75,12 @@ class MetricsHub:
         """The four per-iteration samples, in k6's order, sharing one tag set and time."""
         self._pending.append((None, tags, start_ms, end_ms, sent, received))
 
+    def iteration_batch(self, tags: dict[str, str], marks: list[float]) -> None:
+        """The samples of iterations a VU ran back to back in JS (iteration j from
+        ``marks[j]`` to ``marks[j + 1]``, monotonic ms), nothing sent or received: taken
+        as runs, one per metric, instead of four rows per iteration."""
+        self._pending.append(_IterationBatch(tags, marks))
+
     def to_ns(self, mono_ms: float) -> int:
         return self.wall0_ns + int((mono_ms - self.mono0_ms) * 1_000_000)
 
@@ -95,6 +111,26 @@ class MetricsHub:
                                 continue
                             rows.extend([(name, us * 1000 + off_ns, float(v), tags, meta)
                                          for v, us in zip(values, times)])
+                        fed = len(rows)
+                elif kind is _IterationBatch:
+                    if fed < len(rows):
+                        engine.ingest(rows[fed:])
+                        fed = len(rows)
+                    tags, marks = batch.tags, batch.marks
+                    n = len(marks) - 1
+                    durations = [marks[i + 1] - marks[i] for i in range(n)]
+                    t = wall0 + int((marks[-1] - mono0) * 1_000_000)
+                    zeros = [0.0] * n
+                    engine.ingest_runs([("data_sent", tags, zeros, t), ("data_received", tags, zeros, t),
+                                        ("iteration_duration", tags, durations, t),
+                                        ("iterations", tags, [1.0] * n, t)])
+                    if outputs:
+                        for i in range(n):
+                            ti = wall0 + int((marks[i + 1] - mono0) * 1_000_000)
+                            rows.append(("data_sent", ti, 0.0, tags, None))
+                            rows.append(("data_received", ti, 0.0, tags, None))
+                            rows.append(("iteration_duration", ti, durations[i], tags, None))
+                            rows.append(("iterations", ti, 1.0, tags, None))
                         fed = len(rows)
                 elif kind is tuple:  # compact iteration record
                     _, tags, start, end, sent, received = batch

@@ -365,9 +365,8 @@ class Runner:
         self.hub.iteration_samples(tags, phase.started, phase.ended, vu.data_sent, vu.data_received)
 
     def _batch_done(self, vu: VU, executor: Any, marks: list[float]) -> None:
-        tags = dict(executor.tags, group="")
-        for i in range(len(marks) - 1):
-            self.hub.iteration_samples(tags, marks[i], marks[i + 1], 0, 0)
+        if len(marks) > 1:
+            self.hub.iteration_batch(dict(executor.tags, group=""), marks)
 
     def _emit_trail(self, tags: dict[str, str], end_ms: float, sent: int, received: int) -> None:
         """``data_sent``/``data_received`` of a run of JS code that is not a full iteration
