@@ -37,7 +37,7 @@ from __future__ import annotations
 import ctypes
 import json
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any, Protocol
 
 import dukpy
@@ -71,6 +71,50 @@ _lib.JS_SetGCThreshold.argtypes = [ctypes.c_void_p, ctypes.c_size_t]
 GC_THRESHOLD = int(os.environ.get("JSRUNNER_GC_THRESHOLD", 256 << 10))
 #: offset of ``int drain_depth; int unusable`` in dukpy's context struct (3 pointers, 3 longs)
 _FLAGS_OFFSET = 3 * ctypes.sizeof(ctypes.c_void_p) + 3 * ctypes.sizeof(ctypes.c_ulong)
+
+class _JSValue(ctypes.Structure):
+    """QuickJS-ng's ``JSValue`` on 64-bit hosts: a 64-bit payload and a 64-bit tag (no NaN
+    boxing), passed and returned by value in two registers."""
+
+    _fields_ = [("u", ctypes.c_uint64), ("tag", ctypes.c_int64)]
+
+
+_JS_TAG_BOOL = 1
+_JS_TAG_MODULE = -3
+_JS_TAG_EXCEPTION = 6
+_JS_EVAL_MODULE_COMPILE_ONLY = 1 | (1 << 5)  # JS_EVAL_TYPE_MODULE | JS_EVAL_FLAG_COMPILE_ONLY
+_JS_OBJ_BYTECODE = 1  # JS_WRITE_OBJ_BYTECODE / JS_READ_OBJ_BYTECODE (debug info kept)
+_JS_WRITE_STRIP_SOURCE = 1 << 4  # JS_WRITE_OBJ_STRIP_SOURCE
+_JS_PROP_C_W_E = 7
+_lib.JS_Eval.restype = _JSValue
+_lib.JS_Eval.argtypes = [ctypes.c_void_p, ctypes.c_char_p, ctypes.c_size_t, ctypes.c_char_p, ctypes.c_int]
+_lib.JS_ReadObject.restype = _JSValue
+_lib.JS_ReadObject.argtypes = [ctypes.c_void_p, ctypes.c_char_p, ctypes.c_size_t, ctypes.c_int]
+_lib.JS_WriteObject.restype = ctypes.c_void_p
+_lib.JS_WriteObject.argtypes = [ctypes.c_void_p, ctypes.POINTER(ctypes.c_size_t), _JSValue, ctypes.c_int]
+_lib.JS_FreeValue.restype = None
+_lib.JS_FreeValue.argtypes = [ctypes.c_void_p, _JSValue]
+_lib.JS_GetException.restype = _JSValue
+_lib.JS_GetException.argtypes = [ctypes.c_void_p]
+_lib.JS_GetImportMeta.restype = _JSValue
+_lib.JS_GetImportMeta.argtypes = [ctypes.c_void_p, ctypes.c_void_p]
+_lib.JS_NewStringLen.restype = _JSValue
+_lib.JS_NewStringLen.argtypes = [ctypes.c_void_p, ctypes.c_char_p, ctypes.c_size_t]
+_lib.JS_DefinePropertyValueStr.restype = ctypes.c_int
+_lib.JS_DefinePropertyValueStr.argtypes = [ctypes.c_void_p, _JSValue, ctypes.c_char_p, _JSValue, ctypes.c_int]
+_lib.JS_UpdateStackTop.restype = None
+_lib.JS_UpdateStackTop.argtypes = [ctypes.c_void_p]
+_lib.js_free.restype = None
+_lib.js_free.argtypes = [ctypes.c_void_p, ctypes.c_void_p]
+_JS_FALSE = _JSValue(0, _JS_TAG_BOOL)
+
+#: (module id, source, strip) -> QuickJS bytecode of that module (None: it does not compile; dukpy's
+#: own loader then compiles it again and reports the SyntaxError as usual). Bytecode is
+#: position-independent across runtimes of one QuickJS build, so every VU of the process
+#: reads it instead of parsing the source again.
+_BYTECODE: dict[tuple[str, str, bool], bytes | None] = {}
+_BYTECODE_LIMIT = 512  # distinct (id, source) pairs kept; a long-lived process (the tests) stays bounded
+
 _capsule_pointer = ctypes.pythonapi.PyCapsule_GetPointer
 _capsule_pointer.restype = ctypes.c_void_p
 _capsule_pointer.argtypes = [ctypes.py_object, ctypes.c_char_p]
@@ -120,6 +164,20 @@ class _Interpreter(dukpy.JSInterpreter):
         super().__init__()
         self._loader = loader  # replaces dukpy's file-system loader
 
+    # dukpy evaluates three JS shims in every new interpreter: ``process.env`` (a copy of the
+    # whole environment, which k6 scripts do not have), a console (runtime.js defines k6's)
+    # and a CommonJS ``require`` over dukpy's own file loader (it could not find any k6
+    # module: runtime.js defines the same failing ``require``). Each was an eval with two
+    # full GCs and ~0.35 ms of every VU's start-up.
+    def _init_process(self) -> None:
+        pass
+
+    def _init_console(self) -> None:
+        pass
+
+    def _init_require(self) -> None:
+        pass
+
     def export_function(self, name: str, func: Callable[..., Any]) -> None:
         super().export_function(name, func)
         self._bfuncs[name.encode("utf-8")] = func
@@ -153,6 +211,9 @@ class Engine:
             raise ImportError(f"unexpected dukpy context layout: jsrunner needs dukpy {DUKPY_SERIES}.x")
         self._struct = struct
         self._rt = struct[0]
+        self._ctx = struct[1]
+        #: module ids whose compiled form this runtime holds already (``preload``)
+        self._preloaded: set[str] = set()
         flags = (ctypes.c_int * 2).from_address(ctypes.addressof(struct) + _FLAGS_OFFSET)
         if flags[0] != 0 or flags[1] != 0:
             raise ImportError(f"unexpected dukpy context layout: jsrunner needs dukpy {DUKPY_SERIES}.x")
@@ -208,15 +269,72 @@ class Engine:
             self._after_failure()
             raise
 
-    def eval_module(self, code: str, module_id: str) -> Any:
-        """Evaluate ES module source as the module ``module_id`` (imports use the loader)."""
+    def eval_module(self, code: str, module_id: str, **values: Any) -> Any:
+        """Evaluate ES module source as the module ``module_id`` (imports use the loader);
+        ``values`` appear as ``dukpy.<name>`` while its modules evaluate."""
         self._loader.error = None
         _lib.JS_SetGCThreshold(self._rt, GC_THRESHOLD)
         try:
-            return self._interp._evaljs_module(code, module_name=module_id)
+            return self._interp._evaljs_module(code, module_name=module_id, **values)
         except JSRuntimeError:
             self._after_failure()
             raise
+
+    # ---- compiled modules ------------------------------------------------------------------
+    def preload(self, modules: Iterable[tuple[str, str, bool]]) -> None:
+        """Register the ES modules ``(module id, source, strip)`` in this runtime, compiled.
+
+        Each module is parsed once per process: its bytecode is kept and read into later
+        runtimes. A registered module is only linked and evaluated when something imports
+        it (QuickJS looks a normalised name up among the loaded modules before asking the
+        loader), so preloading modules a script does not import changes nothing. Call it
+        before the first eval; a module that does not compile is left to the ordinary
+        loader, which reports its error. ``strip`` drops the functions' source text (kept
+        per function, nested ones included: ~35 KB of every VU for runtime.js alone), so
+        ``String(fn)`` shows ``[native code]``; stack traces keep lines and columns.
+        """
+        ctx = self._ctx
+        scratch: _Compiler | None = None
+        _lib.JS_UpdateStackTop(self._rt)
+        for module_id, source, strip in modules:
+            if module_id in self._preloaded:
+                continue
+            key = (module_id, source, strip)
+            if key not in _BYTECODE:
+                if scratch is None:
+                    scratch = _Compiler()
+                if len(_BYTECODE) >= _BYTECODE_LIMIT:
+                    _BYTECODE.clear()
+                _BYTECODE[key] = scratch.compile(module_id, source, strip)
+                _lib.JS_UpdateStackTop(self._rt)
+            code = _BYTECODE[key]
+            if code is None:
+                continue
+            value = _lib.JS_ReadObject(ctx, code, len(code), _JS_OBJ_BYTECODE)
+            if value.tag != _JS_TAG_MODULE:
+                self._drop_value(value)
+                continue
+            self._preloaded.add(module_id)
+            self._set_import_meta(value, module_id)
+            _lib.JS_FreeValue(ctx, value)  # the runtime's module list keeps the module
+
+    def _set_import_meta(self, module: _JSValue, module_id: str) -> None:
+        """``import.meta.url`` and ``.main`` as dukpy's loader sets them for imported modules."""
+        ctx = self._ctx
+        meta = _lib.JS_GetImportMeta(ctx, module.u)
+        if meta.tag == _JS_TAG_EXCEPTION:
+            _lib.JS_FreeValue(ctx, _lib.JS_GetException(ctx))
+            return
+        url = module_id.encode("utf-8")
+        _lib.JS_DefinePropertyValueStr(ctx, meta, b"url", _lib.JS_NewStringLen(ctx, url, len(url)), _JS_PROP_C_W_E)
+        _lib.JS_DefinePropertyValueStr(ctx, meta, b"main", _JS_FALSE, _JS_PROP_C_W_E)
+        _lib.JS_FreeValue(ctx, meta)
+
+    def _drop_value(self, value: _JSValue) -> None:
+        if value.tag == _JS_TAG_EXCEPTION:
+            _lib.JS_FreeValue(self._ctx, _lib.JS_GetException(self._ctx))
+        else:
+            _lib.JS_FreeValue(self._ctx, value)
 
     def take_load_error(self) -> BaseException | None:
         """The first loader/resolver exception of the last module eval, if any."""
@@ -228,6 +346,39 @@ class Engine:
 
     def rejection_pending(self) -> bool:
         return bool(self._struct[2])
+
+
+class _Compiler:
+    """A scratch QuickJS runtime that turns module source into bytecode.
+
+    Compiling registers the module in the runtime that compiled it, so it is done here
+    rather than in a VU's runtime (whose module would then shadow the one read back).
+    """
+
+    def __init__(self) -> None:
+        self._capsule = _dukpy.create_context()  # freed with this object
+        struct = (ctypes.c_void_p * 2).from_address(_capsule_pointer(self._capsule, _CAPSULE_NAME))
+        self._rt, self._ctx = struct[0], struct[1]
+
+    def compile(self, module_id: str, source: str, strip: bool) -> bytes | None:
+        """Bytecode of the module, or None when it does not compile."""
+        ctx = self._ctx
+        _lib.JS_UpdateStackTop(self._rt)
+        text = source.encode("utf-8")
+        value = _lib.JS_Eval(ctx, text, len(text), module_id.encode("utf-8"), _JS_EVAL_MODULE_COMPILE_ONLY)
+        if value.tag == _JS_TAG_EXCEPTION:
+            _lib.JS_FreeValue(ctx, _lib.JS_GetException(ctx))
+            return None
+        size = ctypes.c_size_t(0)
+        flags = _JS_OBJ_BYTECODE | (_JS_WRITE_STRIP_SOURCE if strip else 0)
+        buf = _lib.JS_WriteObject(ctx, ctypes.byref(size), value, flags)
+        _lib.JS_FreeValue(ctx, value)
+        if not buf:
+            _lib.JS_FreeValue(ctx, _lib.JS_GetException(ctx))
+            return None
+        code = ctypes.string_at(buf, size.value)
+        _lib.js_free(ctx, buf)
+        return code
 
 
 def to_json(value: Any) -> str:
