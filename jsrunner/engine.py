@@ -135,10 +135,14 @@ class _Loader:
     def __init__(self, source: ModuleSource) -> None:
         self.source = source
         self.error: BaseException | None = None
+        #: told the id of every module about to be compiled from source (see Engine.on_load)
+        self.on_load: Callable[[str], None] | None = None
 
     def load(self, module_id: str) -> tuple[str | None, str | None, str | None]:
         try:
             ident, code = self.source.load(module_id)
+            if self.on_load is not None:
+                self.on_load(ident)
         except BaseException as exc:  # noqa: BLE001 - reported after the eval fails
             if self.error is None:
                 self.error = exc
@@ -255,6 +259,10 @@ class Engine:
         raised, self._raised = self._raised, None
         if raised is not None:
             raise raised
+
+    def on_load(self, hook: Callable[[str], None] | None) -> None:
+        """Call ``hook(module_id)`` whenever a module is loaded from source (not preloaded)."""
+        self._loader.on_load = hook
 
     def export(self, name: str, func: Callable[..., Any]) -> None:
         """Make ``func`` callable from JS as ``call_python(name, ...)`` (JSON in, JSON out)."""

@@ -127,9 +127,16 @@ class VU:
         #: the phase whose JS the interrupt hook stopped (see _stuck)
         self.stopped_in_js: Phase | None = None
         bindings.install(self)
+        engine.on_load(self._module_loaded)
         sources = getattr(self.ctx.loader, "sources", None)
         if sources is not None:
-            engine.preload(sources())
+            modules = sources()
+            for module_id, _, _ in modules:
+                bindings.install_for(self, module_id)
+            engine.preload(modules)
+
+    def _module_loaded(self, module_id: str) -> None:
+        bindings.install_for(self, module_id)
 
     def initialise(self) -> None:
         """Create the runtime and run the init context to completion (timers included).
