@@ -34,9 +34,11 @@ rejection it must see the rejection before the eval returns.
 
 from __future__ import annotations
 
+import atexit
 import ctypes
 import json
 import os
+import weakref
 from collections.abc import Callable, Iterable
 from typing import Any, Protocol
 
@@ -204,6 +206,24 @@ class _Interpreter(dukpy.JSInterpreter):
             return "\0unresolvable:" + module_name
 
 
+#: every Engine alive (see _leave_runtimes_to_the_os)
+_LIVE: "weakref.WeakSet[Engine]" = weakref.WeakSet()
+
+
+def _leave_runtimes_to_the_os() -> None:
+    """At interpreter exit, keep the QuickJS runtimes still alive from being freed.
+
+    Python would free each one, object by object, while it shuts down: ~0.2 ms of CPU a
+    VU (1,000 VUs: 0.2 s) for memory the OS takes back at once. Runs before that
+    teardown (atexit); a runtime's capsule gets one reference nobody releases.
+    """
+    for engine in list(_LIVE):
+        ctypes.pythonapi.Py_IncRef(ctypes.py_object(engine._interp._ctx))
+
+
+atexit.register(_leave_runtimes_to_the_os)
+
+
 class Engine:
     """One QuickJS runtime: evaluation, host functions and job-queue introspection."""
 
@@ -228,6 +248,7 @@ class Engine:
         self._raised: BaseException | None = None
         self._handler = _INTERRUPT_HANDLER(self._on_interrupt_poll)  # referenced while rt lives
         _lib.JS_SetInterruptHandler(self._rt, self._handler, None)
+        _LIVE.add(self)
 
     # ---- interrupting running JS -------------------------------------------------------
     def set_interrupt_check(self, check: Callable[[], bool] | None) -> None:
