@@ -115,7 +115,11 @@ _JS_FALSE = _JSValue(0, _JS_TAG_BOOL)
 #: position-independent across runtimes of one QuickJS build, so every VU of the process
 #: reads it instead of parsing the source again.
 _BYTECODE: dict[tuple[str, str, bool], bytes | None] = {}
-_BYTECODE_LIMIT = 512  # distinct (id, source) pairs kept; a long-lived process (the tests) stays bounded
+#: bounds of that cache (entries, bytes of bytecode): a long-lived process running many
+#: scripts (the tests, the Python API) starts it afresh when either is reached
+_BYTECODE_LIMIT = 512
+_BYTECODE_BYTES_LIMIT = 64 << 20
+_bytecode_bytes = 0
 
 _capsule_pointer = ctypes.pythonapi.PyCapsule_GetPointer
 _capsule_pointer.restype = ctypes.c_void_p
@@ -322,6 +326,8 @@ class Engine:
         per function, nested ones included: ~35 KB of every VU for runtime.js alone), so
         ``String(fn)`` shows ``[native code]``; stack traces keep lines and columns.
         """
+        if not _bytecode_works():
+            return
         ctx = self._ctx
         scratch: _Compiler | None = None
         _lib.JS_UpdateStackTop(self._rt)
@@ -329,14 +335,12 @@ class Engine:
             if module_id in self._preloaded:
                 continue
             key = (module_id, source, strip)
-            if key not in _BYTECODE:
+            code = _BYTECODE.get(key, b"")
+            if code == b"":
                 if scratch is None:
                     scratch = _Compiler()
-                if len(_BYTECODE) >= _BYTECODE_LIMIT:
-                    _BYTECODE.clear()
-                _BYTECODE[key] = scratch.compile(module_id, source, strip)
-                _lib.JS_UpdateStackTop(self._rt)
-            code = _BYTECODE[key]
+                code = scratch.compile(module_id, source, strip)
+                _remember(key, code)
             if code is None:
                 continue
             value = _lib.JS_ReadObject(ctx, code, len(code), _JS_OBJ_BYTECODE)
@@ -377,6 +381,16 @@ class Engine:
         return bool(self._struct[2])
 
 
+def _remember(key: tuple[str, str, bool], code: bytes | None) -> None:
+    global _bytecode_bytes
+    size = len(code) if code else 0
+    if len(_BYTECODE) >= _BYTECODE_LIMIT or _bytecode_bytes + size > _BYTECODE_BYTES_LIMIT:
+        _BYTECODE.clear()
+        _bytecode_bytes = 0
+    _BYTECODE[key] = code
+    _bytecode_bytes += size
+
+
 class _Compiler:
     """A scratch QuickJS runtime that turns module source into bytecode.
 
@@ -393,7 +407,10 @@ class _Compiler:
         """Bytecode of the module, or None when it does not compile."""
         ctx = self._ctx
         _lib.JS_UpdateStackTop(self._rt)
-        text = source.encode("utf-8")
+        try:
+            text = source.encode("utf-8")
+        except UnicodeEncodeError:  # lone surrogates: dukpy's loader reports them
+            return None
         value = _lib.JS_Eval(ctx, text, len(text), module_id.encode("utf-8"), _JS_EVAL_MODULE_COMPILE_ONLY)
         if value.tag == _JS_TAG_EXCEPTION:
             _lib.JS_FreeValue(ctx, _lib.JS_GetException(ctx))
@@ -408,6 +425,31 @@ class _Compiler:
         code = ctypes.string_at(buf, size.value)
         _lib.js_free(ctx, buf)
         return code
+
+
+_bytecode_check: list[bool] = []
+
+
+def _bytecode_works() -> bool:
+    """Whether this QuickJS build round-trips a module through bytecode as ``preload``
+    expects (64-bit ``JSValue`` layout, tags): checked once; if not, modules are parsed."""
+    if not _bytecode_check:
+        ok = ctypes.sizeof(ctypes.c_void_p) == 8
+        if ok:
+            try:
+                compiler = _Compiler()
+                code = compiler.compile("jsrunner:check", "export const x = 1;", True)
+                ok = False
+                if code:
+                    value = _lib.JS_ReadObject(compiler._ctx, code, len(code), _JS_OBJ_BYTECODE)
+                    ok = value.tag == _JS_TAG_MODULE
+                    if value.tag == _JS_TAG_EXCEPTION:
+                        value = _lib.JS_GetException(compiler._ctx)
+                    _lib.JS_FreeValue(compiler._ctx, value)
+            except Exception:  # noqa: BLE001 - any surprise: parse as before
+                ok = False
+        _bytecode_check.append(ok)
+    return _bytecode_check[0]
 
 
 def to_json(value: Any) -> str:
