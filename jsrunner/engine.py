@@ -6,8 +6,12 @@ through private names and, for the last two, through the QuickJS C API exported 
 ``_dukpy`` extension. Everything version-specific lives here, pinned to dukpy 0.6.x, so an
 upgrade has one place to check:
 
-- ``_evaljs_module`` evaluates ES module source, resolving imports through
-  ``_normalize_module(base, specifier)`` and ``loader.load(module_id)``.
+- ``_dukpy.eval_string(interp, code, json_values, as_module, name)`` evaluates a script or
+  ES module source; ``interp`` is our own object (``_Interpreter``, not dukpy's
+  ``JSInterpreter``): imports resolve through its ``_normalize_module(base, specifier)``
+  and ``loader.load(module_id)``, host calls through ``_call_python``.
+- Modules can be registered compiled: ``JS_Eval`` (compile only), ``JS_WriteObject`` and
+  ``JS_ReadObject`` with QuickJS-ng's 16-byte ``JSValue`` (see ``Engine.preload``).
 - The context capsule points at ``struct {JSRuntime *rt; JSContext *ctx; void *rejection;
   unsigned long ids[3]; int drain_depth; int unusable}``; ``JS_IsJobPending(rt)`` (returns a
   C ``bool``) tells whether promise jobs are queued, and a non-NULL third field means dukpy
@@ -36,14 +40,47 @@ from __future__ import annotations
 
 import atexit
 import ctypes
+import importlib
+import importlib.machinery
+import importlib.util
 import json
 import os
+import sys
 import weakref
+from types import ModuleType
 from collections.abc import Callable, Iterable
 from typing import Any, Protocol
 
-import dukpy
-from dukpy import _dukpy
+
+
+def _load_extension() -> ModuleType:
+    """dukpy's C extension, without the ``dukpy`` package around it.
+
+    ``import dukpy`` also imports its asset-pipeline helpers (``dukpy.install``:
+    ``urllib.request``, ``http.client``, ``email``, ``ssl``): ~9 MB of RSS and ~25 ms in
+    every process (each ``--workers`` child too) for features jsrunner never uses. The
+    extension is registered under its own name, so a later ``import dukpy`` shares it.
+    """
+    name = "dukpy._dukpy"
+    loaded = sys.modules.get(name)
+    if loaded is not None:
+        return loaded
+    spec = importlib.util.find_spec("dukpy")  # locates the package without running it
+    for folder in (spec.submodule_search_locations or []) if spec is not None else []:
+        for suffix in importlib.machinery.EXTENSION_SUFFIXES:
+            path = os.path.join(folder, "_dukpy" + suffix)
+            if os.path.exists(path):
+                loader = importlib.machinery.ExtensionFileLoader(name, path)
+                ext_spec = importlib.util.spec_from_file_location(name, path, loader=loader)
+                assert ext_spec is not None
+                module = importlib.util.module_from_spec(ext_spec)
+                loader.exec_module(module)
+                sys.modules[name] = module
+                return module
+    return importlib.import_module(name)  # an unusual layout: the ordinary import
+
+
+_dukpy = _load_extension()
 
 JSRuntimeError = _dukpy.JSRuntimeError
 
@@ -160,37 +197,40 @@ _loads = json.JSONDecoder().decode
 _dumps = json.JSONEncoder(separators=(",", ":"), check_circular=False).encode
 
 
-class _Interpreter(dukpy.JSInterpreter):
-    """dukpy's interpreter with our loader and a leaner ``call_python`` path.
+class _Interpreter:
+    """What ``_dukpy.eval_string`` needs of its interpreter object, leaner than dukpy's.
 
-    The C extension calls ``_check_exported_function_exists(name)`` and then
-    ``_call_python(name, json_args)`` with bytes for every host call; dukpy decodes the
-    name and the arguments through the generic ``json`` entry points. Keying the table by
-    bytes and using pre-built codecs takes a measurable share off every event-loop poll.
+    The C extension reads ``_ctx`` (the context capsule), resolves imports through
+    ``_normalize_module(base, specifier)`` and ``loader.load(module_id)``, and calls
+    ``_check_exported_function_exists(name)`` and then ``_call_python(name, json_args)``
+    with bytes for every host call. dukpy's own ``JSInterpreter`` decodes names and
+    arguments through the generic ``json`` entry points, and evaluates three JS shims in
+    every new interpreter: ``process.env`` (a copy of the whole environment, which k6
+    scripts do not have), a console (runtime.js defines k6's) and a CommonJS ``require``
+    over dukpy's file loader (it could not find any k6 module: runtime.js defines the same
+    failing ``require``) — three evals with two full GCs each, ~0.35 ms of every VU's
+    start-up. Keying the table by bytes and using pre-built codecs takes a measurable
+    share off every event-loop poll.
     """
 
     def __init__(self, loader: _Loader) -> None:
         self._bfuncs: dict[bytes, Callable[..., Any]] = {}
-        super().__init__()
-        self._loader = loader  # replaces dukpy's file-system loader
-
-    # dukpy evaluates three JS shims in every new interpreter: ``process.env`` (a copy of the
-    # whole environment, which k6 scripts do not have), a console (runtime.js defines k6's)
-    # and a CommonJS ``require`` over dukpy's own file loader (it could not find any k6
-    # module: runtime.js defines the same failing ``require``). Each was an eval with two
-    # full GCs and ~0.35 ms of every VU's start-up.
-    def _init_process(self) -> None:
-        pass
-
-    def _init_console(self) -> None:
-        pass
-
-    def _init_require(self) -> None:
-        pass
+        self._ctx = _dukpy.create_context()
+        self.loader = loader
 
     def export_function(self, name: str, func: Callable[..., Any]) -> None:
-        super().export_function(name, func)
         self._bfuncs[name.encode("utf-8")] = func
+
+    def evaljs(self, code: str, **values: Any) -> Any:
+        return self._eval(code, False, "<dukpy>", values)
+
+    def _evaljs_module(self, code: str, module_name: str = "<dukpy>", **values: Any) -> Any:
+        return self._eval(code, True, module_name, values)
+
+    def _eval(self, code: str, as_module: bool, name: str, values: dict[str, Any]) -> Any:
+        # the same JSON text dukpy's evaljs makes of the values (``json.dumps`` defaults)
+        res = _dukpy.eval_string(self, code.encode("utf-8"), json.dumps(values).encode("utf-8"), as_module, name)
+        return None if res is None else _loads(res.decode("utf-8"))
 
     def _check_exported_function_exists(self, func: bytes) -> bool:
         return func in self._bfuncs
@@ -203,10 +243,10 @@ class _Interpreter(dukpy.JSInterpreter):
 
     def _normalize_module(self, base_name: str, module_name: str) -> str:
         try:
-            return self._loader.source.resolve(base_name, module_name)
+            return self.loader.source.resolve(base_name, module_name)
         except BaseException as exc:  # noqa: BLE001
-            if self._loader.error is None:
-                self._loader.error = exc
+            if self.loader.error is None:
+                self.loader.error = exc
             return "\0unresolvable:" + module_name
 
 

@@ -108,3 +108,13 @@ def test_stripped_module_keeps_positions_but_not_function_source():
         out = eng.eval("out")
         assert out[:3] == [42, "t:entry", "at f (m:lib:4:13)"]
         assert "throw" not in out[3] and "[native code]" in out[3]
+
+
+def test_the_extension_is_loaded_without_the_dukpy_package():
+    import subprocess
+    import sys
+    code = ("import sys, jsrunner.engine as e; "
+            "print('dukpy' in sys.modules, 'urllib.request' in sys.modules); "
+            "import dukpy; print(dukpy._dukpy is e._dukpy, dukpy.JSRuntimeError is e.JSRuntimeError)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.split() == ["False", "False", "True", "True"]
