@@ -115,6 +115,6 @@ def test_the_extension_is_loaded_without_the_dukpy_package():
     import sys
     code = ("import sys, jsrunner.engine as e; "
             "print('dukpy' in sys.modules, 'urllib.request' in sys.modules); "
-            "import dukpy; print(dukpy._dukpy is e._dukpy, dukpy.JSRuntimeError is e.JSRuntimeError)")
+            "import dukpy; print(sys.modules['dukpy._dukpy'] is e._dukpy, dukpy.JSRuntimeError is e.JSRuntimeError)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.split() == ["False", "False", "True", "True"]
