@@ -11,7 +11,7 @@ upgrade has one place to check:
   ``JSInterpreter``): imports resolve through its ``_normalize_module(base, specifier)``
   and ``loader.load(module_id)``, host calls through ``_call_python``.
 - Modules can be registered compiled: ``JS_Eval`` (compile only), ``JS_WriteObject`` and
-  ``JS_ReadObject`` with QuickJS-ng's 16-byte ``JSValue`` (see ``Engine.preload``).
+  ``JS_ReadObject`` with QuickJS-ng's 16-byte ``JSValue`` (see ``Engine._prepare``).
 - The context capsule points at ``struct {JSRuntime *rt; JSContext *ctx; void *rejection;
   unsigned long ids[3]; int drain_depth; int unusable}``; ``JS_IsJobPending(rt)`` (returns a
   C ``bool``) tells whether promise jobs are queued, and a non-NULL third field means dukpy
@@ -48,7 +48,7 @@ import os
 import sys
 import weakref
 from types import ModuleType
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from typing import Any, Protocol
 
 
@@ -178,10 +178,20 @@ class _Loader:
     def __init__(self, source: ModuleSource) -> None:
         self.source = source
         self.error: BaseException | None = None
-        #: told the id of every module about to be compiled from source (see Engine.on_load)
+        #: told the id of every module about to be registered (see Engine.on_load)
         self.on_load: Callable[[str], None] | None = None
+        #: called with each import's module id once resolved (Engine._prepare)
+        self.prepare: Callable[[str], None] | None = None
+        #: modules whose loading failed in ``prepare``: the loader reports that failure
+        #: instead of trying again (a remote module would be downloaded twice)
+        self.failed: dict[str, BaseException] = {}
 
     def load(self, module_id: str) -> tuple[str | None, str | None, str | None]:
+        failure = self.failed.pop(module_id, None)
+        if failure is not None:
+            if self.error is None:
+                self.error = failure
+            return None, None, None
         try:
             ident, code = self.source.load(module_id)
             if self.on_load is not None:
@@ -242,12 +252,19 @@ class _Interpreter:
         return None
 
     def _normalize_module(self, base_name: str, module_name: str) -> str:
+        loader = self.loader
         try:
-            return self.loader.source.resolve(base_name, module_name)
+            module_id = loader.source.resolve(base_name, module_name)
         except BaseException as exc:  # noqa: BLE001
-            if self.loader.error is None:
-                self.loader.error = exc
+            if loader.error is None:
+                loader.error = exc
             return "\0unresolvable:" + module_name
+        if loader.prepare is not None:
+            try:
+                loader.prepare(module_id)
+            except Exception:  # noqa: BLE001 - the ordinary loader then compiles it
+                pass
+        return module_id
 
 
 #: every Engine alive (see _leave_runtimes_to_the_os)
@@ -280,8 +297,9 @@ class Engine:
         self._struct = struct
         self._rt = struct[0]
         self._ctx = struct[1]
-        #: module ids whose compiled form this runtime holds already (``preload``)
+        #: module ids registered compiled in this runtime (``_prepare``)
         self._preloaded: set[str] = set()
+        self._loader.prepare = self._prepare
         flags = (ctypes.c_int * 2).from_address(ctypes.addressof(struct) + _FLAGS_OFFSET)
         if flags[0] != 0 or flags[1] != 0:
             raise ImportError(f"unexpected dukpy context layout: jsrunner needs dukpy {DUKPY_SERIES}.x")
@@ -326,7 +344,7 @@ class Engine:
             raise raised
 
     def on_load(self, hook: Callable[[str], None] | None) -> None:
-        """Call ``hook(module_id)`` whenever a module is loaded from source (not preloaded)."""
+        """Call ``hook(module_id)`` whenever an import registers a module in this runtime."""
         self._loader.on_load = hook
 
     def export(self, name: str, func: Callable[..., Any]) -> None:
@@ -354,42 +372,53 @@ class Engine:
             raise
 
     # ---- compiled modules ------------------------------------------------------------------
-    def preload(self, modules: Iterable[tuple[str, str, bool]]) -> None:
-        """Register the ES modules ``(module id, source, strip)`` in this runtime, compiled.
+    def _prepare(self, module_id: str) -> None:
+        """An import resolved to ``module_id``: register the module compiled, if it is not.
 
-        Each module is parsed once per process: its bytecode is kept and read into later
-        runtimes. A registered module is only linked and evaluated when something imports
-        it (QuickJS looks a normalised name up among the loaded modules before asking the
-        loader), so preloading modules a script does not import changes nothing. Call it
-        before the first eval; a module that does not compile is left to the ordinary
-        loader, which reports its error. ``strip`` drops the functions' source text (kept
-        per function, nested ones included: ~35 KB of every VU for runtime.js alone), so
-        ``String(fn)`` shows ``[native code]``; stack traces keep lines and columns.
+        Called while QuickJS links the importing module, right before it looks the name up
+        among the loaded modules and asks dukpy's loader (which parses the source) only if
+        it is not there. Each module is parsed once per process: its bytecode is kept and
+        read into later runtimes (~10x cheaper than parsing). A module that does not
+        compile is left to dukpy's loader, which reports its SyntaxError as before.
+        jsrunner's own modules (``is_bundled``: the runtime, the k6 shims) are stripped of
+        their functions' source text (kept per function, nested ones included: ~35 KB of
+        every VU for runtime.js alone), so ``String(fn)`` shows ``[native code]`` — in every
+        VU alike; stack traces keep lines and columns.
         """
-        if not _bytecode_works():
+        loader = self._loader
+        if module_id in self._preloaded or module_id in loader.failed or not _bytecode_works():
             return
+        source = loader.source
+        try:
+            _, text = source.load(module_id)
+        except BaseException as exc:  # noqa: BLE001 - reported by the loader's next call
+            loader.failed[module_id] = exc
+            return
+        is_bundled = getattr(source, "is_bundled", None)
+        strip = bool(is_bundled(module_id)) if is_bundled is not None else False
+        if self._register(module_id, text, strip) and loader.on_load is not None:
+            loader.on_load(module_id)
+
+    def _register(self, module_id: str, source: str, strip: bool) -> bool:
+        """Read the module's bytecode (compiled once per process) into this runtime."""
+        if module_id in self._preloaded or not _bytecode_works():
+            return False
+        key = (module_id, source, strip)
+        code = _BYTECODE.get(key, b"")
+        if code == b"":
+            code = _Compiler().compile(module_id, source, strip)
+            _remember(key, code)
+        if code is None:
+            return False
         ctx = self._ctx
-        scratch: _Compiler | None = None
-        _lib.JS_UpdateStackTop(self._rt)
-        for module_id, source, strip in modules:
-            if module_id in self._preloaded:
-                continue
-            key = (module_id, source, strip)
-            code = _BYTECODE.get(key, b"")
-            if code == b"":
-                if scratch is None:
-                    scratch = _Compiler()
-                code = scratch.compile(module_id, source, strip)
-                _remember(key, code)
-            if code is None:
-                continue
-            value = _lib.JS_ReadObject(ctx, code, len(code), _JS_OBJ_BYTECODE)
-            if value.tag != _JS_TAG_MODULE:
-                self._drop_value(value)
-                continue
-            self._preloaded.add(module_id)
-            self._set_import_meta(value, module_id)
-            _lib.JS_FreeValue(ctx, value)  # the runtime's module list keeps the module
+        value = _lib.JS_ReadObject(ctx, code, len(code), _JS_OBJ_BYTECODE)
+        if value.tag != _JS_TAG_MODULE:
+            self._drop_value(value)
+            return False
+        self._preloaded.add(module_id)
+        self._set_import_meta(value, module_id)
+        _lib.JS_FreeValue(ctx, value)  # the runtime's module list keeps the module
+        return True
 
     def _set_import_meta(self, module: _JSValue, module_id: str) -> None:
         """``import.meta.url`` and ``.main`` as dukpy's loader sets them for imported modules."""
@@ -471,7 +500,7 @@ _bytecode_check: list[bool] = []
 
 
 def _bytecode_works() -> bool:
-    """Whether this QuickJS build round-trips a module through bytecode as ``preload``
+    """Whether this QuickJS build round-trips a module through bytecode as ``_prepare``
     expects (64-bit ``JSValue`` layout, tags): checked once; if not, modules are parsed."""
     if not _bytecode_check:
         ok = ctypes.sizeof(ctypes.c_void_p) == 8

@@ -125,19 +125,12 @@ class ModuleLoader:
         """Whether any VU has imported ``module_id`` so far."""
         return module_id in self._sources
 
-    def sources(self) -> list[tuple[str, str, bool]]:
-        """``(module id, source, ours)`` of the VU runtime and every module loaded so far.
-
-        Every VU imports the same modules: the engine registers these, compiled, in a new
-        runtime before its entry eval instead of parsing them again. ``ours`` marks
-        jsrunner's own JS (the runtime and the k6 module shims), whose function source
-        need not be kept in every VU: k6's functions are Go, ``String(check)`` shows
-        ``[native code]`` there too.
-        """
-        if RUNTIME_ID not in self._sources:
-            self.load(RUNTIME_ID)
-        with self._lock:
-            return [(ident, text, ident == RUNTIME_ID or ident in BUILTINS) for ident, text in self._sources.items()]
+    @staticmethod
+    def is_bundled(module_id: str) -> bool:
+        """jsrunner's own JS (the VU runtime, the k6 module shims): the engine keeps no
+        function source of these in the VUs (k6's functions are Go: ``String(check)``
+        shows ``[native code]`` there too)."""
+        return module_id == RUNTIME_ID or module_id in BUILTINS
 
     # ---- loading -----------------------------------------------------------------------
     def load(self, module_id: str) -> tuple[str, str]:

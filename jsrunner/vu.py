@@ -128,12 +128,6 @@ class VU:
         self.stopped_in_js: Phase | None = None
         bindings.install(self)
         engine.on_load(self._module_loaded)
-        sources = getattr(self.ctx.loader, "sources", None)
-        if sources is not None:
-            modules = sources()
-            for module_id, _, _ in modules:
-                bindings.install_for(self, module_id)
-            engine.preload(modules)
 
     def _module_loaded(self, module_id: str) -> None:
         bindings.install_for(self, module_id)

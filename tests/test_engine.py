@@ -1,6 +1,9 @@
-"""The engine: compiled-module preloading and the interpreter set-up it trims."""
+"""The engine: modules registered as bytecode, and the interpreter set-up it trims."""
 
 from __future__ import annotations
+
+import subprocess
+import sys
 
 import pytest
 
@@ -9,10 +12,11 @@ from jsrunner.engine import Engine, JSRuntimeError
 
 
 class _Modules:
-    """A module source over a dict, counting loads (preloaded modules are never loaded)."""
+    """A module source over a dict; ``bundled`` ids are jsrunner's own (stripped)."""
 
-    def __init__(self, modules: dict[str, str]) -> None:
+    def __init__(self, modules: dict[str, str], bundled: tuple[str, ...] = ()) -> None:
         self.modules = modules
+        self.bundled = bundled
         self.loads: list[str] = []
 
     def resolve(self, base: str, spec: str) -> str:
@@ -22,74 +26,99 @@ class _Modules:
         self.loads.append(module_id)
         return module_id, self.modules[module_id]
 
+    def is_bundled(self, module_id: str) -> bool:
+        return module_id in self.bundled
+
 
 LIB = "export const a = 40;\n\nexport function f() {\n  throw new Error('boom');\n}\n"
 ENTRY = ("import * as m from 'm:lib'; globalThis.out = [m.a + 2, import.meta.url];"
-         " try { m.f(); } catch (e) { globalThis.out.push(e.stack.split('\\n')[0].trim()); }")
+         " try { m.f(); } catch (e) { globalThis.out.push(e.stack.split('\\n')[0].trim()); }"
+         " globalThis.out.push(String(m.f).includes('boom'));")
 
 
-def _run(modules: _Modules, preload: bool) -> list:
+def _run(modules: _Modules, *, bytecode: bool = True) -> tuple[Engine, list]:
     eng = Engine(modules)
-    if preload:
-        eng.preload((k, v, False) for k, v in modules.modules.items())
+    if not bytecode:
+        eng._loader.prepare = None  # dukpy's loader parses every module (as before)
     eng.eval_module(ENTRY, "t:entry")
-    return eng.eval("out")
+    return eng, eng.eval("out")
 
 
-def test_preloaded_module_behaves_as_the_loaded_one_and_skips_the_loader():
+def test_a_module_is_compiled_once_and_read_by_later_runtimes_with_the_same_behaviour():
     src = _Modules({"m:lib": LIB})
-    loaded = _run(src, preload=False)
-    assert src.loads == ["m:lib"]
-    src.loads.clear()
-    first = _run(src, preload=True)   # compiles in this runtime, keeps the bytecode
-    second = _run(src, preload=True)  # reads the bytecode
-    assert src.loads == []
-    assert first == second == loaded == [42, "t:entry", "at f (m:lib:4:13)"]
-    assert engine_mod._BYTECODE[("m:lib", LIB, False)]
+    engine_mod._BYTECODE.pop(("m:lib", LIB, False), None)
+    _, parsed = _run(src, bytecode=False)
+    first, compiled = _run(src)
+    code = engine_mod._BYTECODE[("m:lib", LIB, False)]
+    second, read = _run(src)
+    assert engine_mod._BYTECODE[("m:lib", LIB, False)] is code  # not compiled again
+    assert "m:lib" in first._preloaded and "m:lib" in second._preloaded
+    assert parsed == compiled == read == [42, "t:entry", "at f (m:lib:4:13)", True]
 
 
-def test_preloaded_module_keeps_import_meta():
+def test_a_bundled_module_keeps_positions_but_not_its_function_source():
+    src = _Modules({"m:lib": LIB}, bundled=("m:lib",))
+    for _ in range(2):
+        _, out = _run(src)
+        assert out == [42, "t:entry", "at f (m:lib:4:13)", False]
+
+
+def test_registered_module_keeps_import_meta():
     src = _Modules({"m:meta": "export const url = import.meta.url, main = import.meta.main;"})
-    eng = Engine(src)
-    eng.preload((k, v, False) for k, v in src.modules.items())
-    eng.eval_module("import { url, main } from 'm:meta'; globalThis.r = [url, main];", "t:entry")
-    assert eng.eval("r") == ["m:meta", False]
-
-
-def test_preloading_does_not_evaluate_a_module_nobody_imports():
-    src = _Modules({"m:side": "globalThis.side = 1; export {};", "m:lib": LIB})
-    eng = Engine(src)
-    eng.preload((k, v, False) for k, v in src.modules.items())
-    eng.eval_module(ENTRY, "t:entry")
-    assert eng.eval("typeof side") == "undefined"
+    for _ in range(2):
+        eng = Engine(src)
+        eng.eval_module("import { url, main } from 'm:meta'; globalThis.r = [url, main];", "t:entry")
+        assert eng.eval("r") == ["m:meta", False]
 
 
 def test_a_module_that_does_not_compile_is_left_to_the_loader_and_its_error():
     bad = "export const = 1;\n"
     src = _Modules({"m:bad": bad})
-    expected = None
-    for preload in (False, True, True):
+    texts = []
+    for bytecode in (False, True, True):
         eng = Engine(src)
-        if preload:
-            eng.preload((k, v, False) for k, v in src.modules.items())
+        if not bytecode:
+            eng._loader.prepare = None
         with pytest.raises(JSRuntimeError) as info:
             eng.eval_module("import 'm:bad';", "t:entry")
-        if expected is None:
-            expected = str(info.value)
-        assert str(info.value) == expected
-    assert "SyntaxError" in expected
+        texts.append(str(info.value))
+    assert texts[0] == texts[1] == texts[2]
+    assert "SyntaxError" in texts[0]
     assert engine_mod._BYTECODE[("m:bad", bad, False)] is None
+
+
+def test_a_module_that_fails_to_load_is_asked_for_once_and_reported():
+    class Missing(_Modules):
+        def load(self, module_id: str) -> tuple[str, str]:
+            self.loads.append(module_id)
+            raise LookupError(f"no {module_id}")
+
+    src = Missing({})
+    eng = Engine(src)
+    with pytest.raises(JSRuntimeError):
+        eng.eval_module("import 'm:gone';", "t:entry")
+    assert src.loads == ["m:gone"]
+    err = eng.take_load_error()
+    assert isinstance(err, LookupError) and str(err) == "no m:gone"
 
 
 def test_changed_source_is_compiled_again():
     src = _Modules({"m:v": "export const v = 1;"})
-    eng = Engine(src)
-    eng.preload((k, v, False) for k, v in src.modules.items())
+    Engine(src).eval_module("import { v } from 'm:v'; globalThis.v = v;", "t:entry")
     src.modules["m:v"] = "export const v = 2;"
-    eng2 = Engine(src)
-    eng2.preload((k, v, False) for k, v in src.modules.items())
-    eng2.eval_module("import { v } from 'm:v'; globalThis.v = v;", "t:entry")
-    assert eng2.eval("v") == 2
+    eng = Engine(src)
+    eng.eval_module("import { v } from 'm:v'; globalThis.v = v;", "t:entry")
+    assert eng.eval("v") == 2
+
+
+def test_on_load_hears_of_every_registered_module_once():
+    src = _Modules({"m:a": "import 'm:b'; export {};", "m:b": "export {};"})
+    for _ in range(2):
+        heard: list[str] = []
+        eng = Engine(src)
+        eng.on_load(heard.append)
+        eng.eval_module("import 'm:a'; import 'm:b';", "t:entry")
+        assert sorted(heard) == ["m:a", "m:b"]
 
 
 def test_dukpy_shims_are_not_installed():
@@ -99,20 +128,7 @@ def test_dukpy_shims_are_not_installed():
         ["undefined", "undefined", "undefined"]
 
 
-def test_stripped_module_keeps_positions_but_not_function_source():
-    src = _Modules({"m:lib": LIB})
-    for _ in range(2):
-        eng = Engine(src)
-        eng.preload([("m:lib", LIB, True)])
-        eng.eval_module(ENTRY + " globalThis.out.push(String(m.f));", "t:entry")
-        out = eng.eval("out")
-        assert out[:3] == [42, "t:entry", "at f (m:lib:4:13)"]
-        assert "throw" not in out[3] and "[native code]" in out[3]
-
-
 def test_the_extension_is_loaded_without_the_dukpy_package():
-    import subprocess
-    import sys
     code = ("import sys, jsrunner.engine as e; "
             "print('dukpy' in sys.modules, 'urllib.request' in sys.modules); "
             "import dukpy; print(sys.modules['dukpy._dukpy'] is e._dukpy, dukpy.JSRuntimeError is e.JSRuntimeError)")

@@ -22,13 +22,8 @@ def test_runtime_module_source_sets_the_vu_globals(tmp_path):
     assert "K.runLoop" in source and "__k6.setVU(dukpy.id)" in source
 
 
-def test_sources_lists_the_runtime_and_what_was_loaded(tmp_path):
-    (tmp_path / "lib.js").write_text("export const x = 1;\n")
+def test_bundled_modules_are_the_runtime_and_the_k6_shims(tmp_path):
     loader = ModuleLoader(str(tmp_path / "main.js"))
-    assert [(ident, ours) for ident, _, ours in loader.sources()] == [(RUNTIME_ID, True)]
-    lib = loader.resolve(loader.main_id, "./lib.js")
-    loader.load(lib)
-    loader.load("k6")
-    listed = loader.sources()
-    assert [(ident, ours) for ident, _, ours in listed] == [(RUNTIME_ID, True), (lib, False), ("k6", True)]
-    assert listed[1][1] == "export const x = 1;\n"
+    assert loader.is_bundled(RUNTIME_ID) and loader.is_bundled("k6") and loader.is_bundled("k6/ws")
+    assert not loader.is_bundled(loader.main_id)
+    assert not loader.is_bundled("https://jslib.k6.io/k6-utils/1.4.0/index.js")  # JS in k6 too
