@@ -182,8 +182,8 @@ class _Loader:
         self.on_load: Callable[[str], None] | None = None
         #: called with each import's module id once resolved (Engine._prepare)
         self.prepare: Callable[[str], None] | None = None
-        #: modules whose loading failed in ``prepare``: the loader reports that failure
-        #: instead of trying again (a remote module would be downloaded twice)
+        #: modules whose loading failed in ``prepare``: the loader's next call reports that
+        #: failure instead of trying again (a remote module would be downloaded twice)
         self.failed: dict[str, BaseException] = {}
 
     def load(self, module_id: str) -> tuple[str | None, str | None, str | None]:
@@ -386,7 +386,7 @@ class Engine:
         VU alike; stack traces keep lines and columns.
         """
         loader = self._loader
-        if module_id in self._preloaded or module_id in loader.failed or not _bytecode_works():
+        if module_id in self._preloaded or not _bytecode_works():
             return
         source = loader.source
         try:
@@ -401,8 +401,6 @@ class Engine:
 
     def _register(self, module_id: str, source: str, strip: bool) -> bool:
         """Read the module's bytecode (compiled once per process) into this runtime."""
-        if module_id in self._preloaded or not _bytecode_works():
-            return False
         key = (module_id, source, strip)
         code = _BYTECODE.get(key, b"")
         if code == b"":
