@@ -6,8 +6,12 @@ through private names and, for the last two, through the QuickJS C API exported 
 ``_dukpy`` extension. Everything version-specific lives here, pinned to dukpy 0.6.x, so an
 upgrade has one place to check:
 
-- ``_evaljs_module`` evaluates ES module source, resolving imports through
-  ``_normalize_module(base, specifier)`` and ``loader.load(module_id)``.
+- ``_dukpy.eval_string(interp, code, json_values, as_module, name)`` evaluates a script or
+  ES module source; ``interp`` is our own object (``_Interpreter``, not dukpy's
+  ``JSInterpreter``): imports resolve through its ``_normalize_module(base, specifier)``
+  and ``loader.load(module_id)``, host calls through ``_call_python``.
+- Modules can be registered compiled: ``JS_Eval`` (compile only), ``JS_WriteObject`` and
+  ``JS_ReadObject`` with QuickJS-ng's 16-byte ``JSValue`` (see ``Engine._prepare``).
 - The context capsule points at ``struct {JSRuntime *rt; JSContext *ctx; void *rejection;
   unsigned long ids[3]; int drain_depth; int unusable}``; ``JS_IsJobPending(rt)`` (returns a
   C ``bool``) tells whether promise jobs are queued, and a non-NULL third field means dukpy
@@ -34,14 +38,49 @@ rejection it must see the rejection before the eval returns.
 
 from __future__ import annotations
 
+import atexit
 import ctypes
+import importlib
+import importlib.machinery
+import importlib.util
 import json
 import os
+import sys
+import weakref
+from types import ModuleType
 from collections.abc import Callable
 from typing import Any, Protocol
 
-import dukpy
-from dukpy import _dukpy
+
+
+def _load_extension() -> ModuleType:
+    """dukpy's C extension, without the ``dukpy`` package around it.
+
+    ``import dukpy`` also imports its asset-pipeline helpers (``dukpy.install``:
+    ``urllib.request``, ``http.client``, ``email``, ``ssl``): ~9 MB of RSS and ~25 ms in
+    every process (each ``--workers`` child too) for features jsrunner never uses. The
+    extension is registered under its own name, so a later ``import dukpy`` shares it.
+    """
+    name = "dukpy._dukpy"
+    loaded = sys.modules.get(name)
+    if loaded is not None:
+        return loaded
+    spec = importlib.util.find_spec("dukpy")  # locates the package without running it
+    for folder in (spec.submodule_search_locations or []) if spec is not None else []:
+        for suffix in importlib.machinery.EXTENSION_SUFFIXES:
+            path = os.path.join(folder, "_dukpy" + suffix)
+            if os.path.exists(path):
+                loader = importlib.machinery.ExtensionFileLoader(name, path)
+                ext_spec = importlib.util.spec_from_file_location(name, path, loader=loader)
+                assert ext_spec is not None
+                module = importlib.util.module_from_spec(ext_spec)
+                loader.exec_module(module)
+                sys.modules[name] = module
+                return module
+    return importlib.import_module(name)  # an unusual layout: the ordinary import
+
+
+_dukpy = _load_extension()
 
 JSRuntimeError = _dukpy.JSRuntimeError
 
@@ -72,14 +111,52 @@ GC_THRESHOLD = int(os.environ.get("JSRUNNER_GC_THRESHOLD", 256 << 10))
 #: offset of ``int drain_depth; int unusable`` in dukpy's context struct (3 pointers, 3 longs)
 _FLAGS_OFFSET = 3 * ctypes.sizeof(ctypes.c_void_p) + 3 * ctypes.sizeof(ctypes.c_ulong)
 
-
-
 class _JSValue(ctypes.Structure):
-    """QuickJS's ``JSValue`` on 64-bit builds without NaN-boxing: a union and a tag."""
+    """QuickJS-ng's ``JSValue`` on 64-bit hosts: a 64-bit payload and a 64-bit tag (no NaN
+    boxing), passed and returned by value in two registers."""
 
     _fields_ = [("u", ctypes.c_uint64), ("tag", ctypes.c_int64)]
 
 
+_JS_TAG_BOOL = 1
+_JS_TAG_MODULE = -3
+_JS_TAG_EXCEPTION = 6
+_JS_EVAL_MODULE_COMPILE_ONLY = 1 | (1 << 5)  # JS_EVAL_TYPE_MODULE | JS_EVAL_FLAG_COMPILE_ONLY
+_JS_OBJ_BYTECODE = 1  # JS_WRITE_OBJ_BYTECODE / JS_READ_OBJ_BYTECODE (debug info kept)
+_JS_WRITE_STRIP_SOURCE = 1 << 4  # JS_WRITE_OBJ_STRIP_SOURCE
+_JS_PROP_C_W_E = 7
+_lib.JS_Eval.restype = _JSValue
+_lib.JS_Eval.argtypes = [ctypes.c_void_p, ctypes.c_char_p, ctypes.c_size_t, ctypes.c_char_p, ctypes.c_int]
+_lib.JS_ReadObject.restype = _JSValue
+_lib.JS_ReadObject.argtypes = [ctypes.c_void_p, ctypes.c_char_p, ctypes.c_size_t, ctypes.c_int]
+_lib.JS_WriteObject.restype = ctypes.c_void_p
+_lib.JS_WriteObject.argtypes = [ctypes.c_void_p, ctypes.POINTER(ctypes.c_size_t), _JSValue, ctypes.c_int]
+_lib.JS_FreeValue.restype = None
+_lib.JS_FreeValue.argtypes = [ctypes.c_void_p, _JSValue]
+_lib.JS_GetException.restype = _JSValue
+_lib.JS_GetException.argtypes = [ctypes.c_void_p]
+_lib.JS_GetImportMeta.restype = _JSValue
+_lib.JS_GetImportMeta.argtypes = [ctypes.c_void_p, ctypes.c_void_p]
+_lib.JS_NewStringLen.restype = _JSValue
+_lib.JS_NewStringLen.argtypes = [ctypes.c_void_p, ctypes.c_char_p, ctypes.c_size_t]
+_lib.JS_DefinePropertyValueStr.restype = ctypes.c_int
+_lib.JS_DefinePropertyValueStr.argtypes = [ctypes.c_void_p, _JSValue, ctypes.c_char_p, _JSValue, ctypes.c_int]
+_lib.JS_UpdateStackTop.restype = None
+_lib.JS_UpdateStackTop.argtypes = [ctypes.c_void_p]
+_lib.js_free.restype = None
+_lib.js_free.argtypes = [ctypes.c_void_p, ctypes.c_void_p]
+_JS_FALSE = _JSValue(0, _JS_TAG_BOOL)
+
+#: (module id, source, strip) -> QuickJS bytecode of that module (None: it does not compile; dukpy's
+#: own loader then compiles it again and reports the SyntaxError as usual). Bytecode is
+#: position-independent across runtimes of one QuickJS build, so every VU of the process
+#: reads it instead of parsing the source again.
+_BYTECODE: dict[tuple[str, str, bool], bytes | None] = {}
+#: bounds of that cache (entries, bytes of bytecode): a long-lived process running many
+#: scripts (the tests, the Python API) starts it afresh when either is reached
+_BYTECODE_LIMIT = 512
+_BYTECODE_BYTES_LIMIT = 64 << 20
+_bytecode_bytes = 0
 _lib.JS_NewArrayBuffer.restype = _JSValue
 _lib.JS_NewArrayBuffer.argtypes = [ctypes.c_void_p, ctypes.c_void_p, ctypes.c_size_t, ctypes.c_void_p,
                                    ctypes.c_void_p, ctypes.c_bool]
@@ -87,10 +164,9 @@ _lib.JS_GetGlobalObject.restype = _JSValue
 _lib.JS_GetGlobalObject.argtypes = [ctypes.c_void_p]
 _lib.JS_SetPropertyStr.restype = ctypes.c_int
 _lib.JS_SetPropertyStr.argtypes = [ctypes.c_void_p, _JSValue, ctypes.c_char_p, _JSValue]
-_lib.JS_FreeValue.restype = None
-_lib.JS_FreeValue.argtypes = [ctypes.c_void_p, _JSValue]
 #: the globals ``Engine`` defines for runtime.js (which deletes them): see ``_expose_state``
 STATE_GLOBALS = ("__jsrunner_jobs", "__jsrunner_rejection", "__jsrunner_flags")
+
 _capsule_pointer = ctypes.pythonapi.PyCapsule_GetPointer
 _capsule_pointer.restype = ctypes.c_void_p
 _capsule_pointer.argtypes = [ctypes.py_object, ctypes.c_char_p]
@@ -111,10 +187,24 @@ class _Loader:
     def __init__(self, source: ModuleSource) -> None:
         self.source = source
         self.error: BaseException | None = None
+        #: told the id of every module about to be registered (see Engine.on_load)
+        self.on_load: Callable[[str], None] | None = None
+        #: called with each import's module id once resolved (Engine._prepare)
+        self.prepare: Callable[[str], None] | None = None
+        #: modules whose loading failed in ``prepare``: the loader's next call reports that
+        #: failure instead of trying again (a remote module would be downloaded twice)
+        self.failed: dict[str, BaseException] = {}
 
     def load(self, module_id: str) -> tuple[str | None, str | None, str | None]:
+        failure = self.failed.pop(module_id, None)
+        if failure is not None:
+            if self.error is None:
+                self.error = failure
+            return None, None, None
         try:
             ident, code = self.source.load(module_id)
+            if self.on_load is not None:
+                self.on_load(ident)
         except BaseException as exc:  # noqa: BLE001 - reported after the eval fails
             if self.error is None:
                 self.error = exc
@@ -126,23 +216,40 @@ _loads = json.JSONDecoder().decode
 _dumps = json.JSONEncoder(separators=(",", ":"), check_circular=False).encode
 
 
-class _Interpreter(dukpy.JSInterpreter):
-    """dukpy's interpreter with our loader and a leaner ``call_python`` path.
+class _Interpreter:
+    """What ``_dukpy.eval_string`` needs of its interpreter object, leaner than dukpy's.
 
-    The C extension calls ``_check_exported_function_exists(name)`` and then
-    ``_call_python(name, json_args)`` with bytes for every host call; dukpy decodes the
-    name and the arguments through the generic ``json`` entry points. Keying the table by
-    bytes and using pre-built codecs takes a measurable share off every event-loop poll.
+    The C extension reads ``_ctx`` (the context capsule), resolves imports through
+    ``_normalize_module(base, specifier)`` and ``loader.load(module_id)``, and calls
+    ``_check_exported_function_exists(name)`` and then ``_call_python(name, json_args)``
+    with bytes for every host call. dukpy's own ``JSInterpreter`` decodes names and
+    arguments through the generic ``json`` entry points, and evaluates three JS shims in
+    every new interpreter: ``process.env`` (a copy of the whole environment, which k6
+    scripts do not have), a console (runtime.js defines k6's) and a CommonJS ``require``
+    over dukpy's file loader (it could not find any k6 module: runtime.js defines the same
+    failing ``require``) — three evals with two full GCs each, ~0.35 ms of every VU's
+    start-up. Keying the table by bytes and using pre-built codecs takes a measurable
+    share off every event-loop poll.
     """
 
     def __init__(self, loader: _Loader) -> None:
         self._bfuncs: dict[bytes, Callable[..., Any]] = {}
-        super().__init__()
-        self._loader = loader  # replaces dukpy's file-system loader
+        self._ctx = _dukpy.create_context()
+        self.loader = loader
 
     def export_function(self, name: str, func: Callable[..., Any]) -> None:
-        super().export_function(name, func)
         self._bfuncs[name.encode("utf-8")] = func
+
+    def evaljs(self, code: str, **values: Any) -> Any:
+        return self._eval(code, False, "<dukpy>", values)
+
+    def _evaljs_module(self, code: str, module_name: str = "<dukpy>", **values: Any) -> Any:
+        return self._eval(code, True, module_name, values)
+
+    def _eval(self, code: str, as_module: bool, name: str, values: dict[str, Any]) -> Any:
+        # the same JSON text dukpy's evaljs makes of the values (``json.dumps`` defaults)
+        res = _dukpy.eval_string(self, code.encode("utf-8"), json.dumps(values).encode("utf-8"), as_module, name)
+        return None if res is None else _loads(res.decode("utf-8"))
 
     def _check_exported_function_exists(self, func: bytes) -> bool:
         return func in self._bfuncs
@@ -154,12 +261,37 @@ class _Interpreter(dukpy.JSInterpreter):
         return None
 
     def _normalize_module(self, base_name: str, module_name: str) -> str:
+        loader = self.loader
         try:
-            return self._loader.source.resolve(base_name, module_name)
+            module_id = loader.source.resolve(base_name, module_name)
         except BaseException as exc:  # noqa: BLE001
-            if self._loader.error is None:
-                self._loader.error = exc
+            if loader.error is None:
+                loader.error = exc
             return "\0unresolvable:" + module_name
+        if loader.prepare is not None:
+            try:
+                loader.prepare(module_id)
+            except Exception:  # noqa: BLE001 - the ordinary loader then compiles it
+                pass
+        return module_id
+
+
+#: every Engine alive (see _leave_runtimes_to_the_os)
+_LIVE: "weakref.WeakSet[Engine]" = weakref.WeakSet()
+
+
+def _leave_runtimes_to_the_os() -> None:
+    """At interpreter exit, keep the QuickJS runtimes still alive from being freed.
+
+    Python would free each one, object by object, while it shuts down: ~0.2 ms of CPU a
+    VU (1,000 VUs: 0.2 s) for memory the OS takes back at once. Runs before that
+    teardown (atexit); a runtime's capsule gets one reference nobody releases.
+    """
+    for engine in list(_LIVE):
+        ctypes.pythonapi.Py_IncRef(ctypes.py_object(engine._interp._ctx))
+
+
+atexit.register(_leave_runtimes_to_the_os)
 
 
 class Engine:
@@ -173,6 +305,10 @@ class Engine:
             raise ImportError(f"unexpected dukpy context layout: jsrunner needs dukpy {DUKPY_SERIES}.x")
         self._struct = struct
         self._rt = struct[0]
+        self._ctx = struct[1]
+        #: module ids registered compiled in this runtime (``_prepare``)
+        self._preloaded: set[str] = set()
+        self._loader.prepare = self._prepare
         flags = (ctypes.c_int * 2).from_address(ctypes.addressof(struct) + _FLAGS_OFFSET)
         if flags[0] != 0 or flags[1] != 0:
             raise ImportError(f"unexpected dukpy context layout: jsrunner needs dukpy {DUKPY_SERIES}.x")
@@ -183,6 +319,7 @@ class Engine:
         self._raised: BaseException | None = None
         self._handler = _INTERRUPT_HANDLER(self._on_interrupt_poll)  # referenced while rt lives
         _lib.JS_SetInterruptHandler(self._rt, self._handler, None)
+        _LIVE.add(self)
         #: words JS reads without a host call: [0] the interrupt flag (``set_flag``),
         #: [2..3] the address of the runtime's job list head (0 when it is unknown)
         self.flags = (ctypes.c_uint32 * 4)()
@@ -257,6 +394,10 @@ class Engine:
         if raised is not None:
             raise raised
 
+    def on_load(self, hook: Callable[[str], None] | None) -> None:
+        """Call ``hook(module_id)`` whenever an import registers a module in this runtime."""
+        self._loader.on_load = hook
+
     def export(self, name: str, func: Callable[..., Any]) -> None:
         """Make ``func`` callable from JS as ``call_python(name, ...)`` (JSON in, JSON out)."""
         self._interp.export_function(name, func)
@@ -270,15 +411,81 @@ class Engine:
             self._after_failure()
             raise
 
-    def eval_module(self, code: str, module_id: str) -> Any:
-        """Evaluate ES module source as the module ``module_id`` (imports use the loader)."""
+    def eval_module(self, code: str, module_id: str, **values: Any) -> Any:
+        """Evaluate ES module source as the module ``module_id`` (imports use the loader);
+        ``values`` appear as ``dukpy.<name>`` while its modules evaluate."""
         self._loader.error = None
         _lib.JS_SetGCThreshold(self._rt, GC_THRESHOLD)
         try:
-            return self._interp._evaljs_module(code, module_name=module_id)
+            return self._interp._evaljs_module(code, module_name=module_id, **values)
         except JSRuntimeError:
             self._after_failure()
             raise
+
+    # ---- compiled modules ------------------------------------------------------------------
+    def _prepare(self, module_id: str) -> None:
+        """An import resolved to ``module_id``: register the module compiled, if it is not.
+
+        Called while QuickJS links the importing module, right before it looks the name up
+        among the loaded modules and asks dukpy's loader (which parses the source) only if
+        it is not there. Each module is parsed once per process: its bytecode is kept and
+        read into later runtimes (~10x cheaper than parsing). A module that does not
+        compile is left to dukpy's loader, which reports its SyntaxError as before.
+        jsrunner's own modules (``is_bundled``: the runtime, the k6 shims) are stripped of
+        their functions' source text (kept per function, nested ones included: ~35 KB of
+        every VU for runtime.js alone), so ``String(fn)`` shows ``[native code]`` — in every
+        VU alike; stack traces keep lines and columns.
+        """
+        loader = self._loader
+        if module_id in self._preloaded or not _bytecode_works():
+            return
+        source = loader.source
+        try:
+            _, text = source.load(module_id)
+        except BaseException as exc:  # noqa: BLE001 - reported by the loader's next call
+            loader.failed[module_id] = exc
+            return
+        is_bundled = getattr(source, "is_bundled", None)
+        strip = bool(is_bundled(module_id)) if is_bundled is not None else False
+        if self._register(module_id, text, strip) and loader.on_load is not None:
+            loader.on_load(module_id)
+
+    def _register(self, module_id: str, source: str, strip: bool) -> bool:
+        """Read the module's bytecode (compiled once per process) into this runtime."""
+        key = (module_id, source, strip)
+        code = _BYTECODE.get(key, b"")
+        if code == b"":
+            code = _Compiler().compile(module_id, source, strip)
+            _remember(key, code)
+        if code is None:
+            return False
+        ctx = self._ctx
+        value = _lib.JS_ReadObject(ctx, code, len(code), _JS_OBJ_BYTECODE)
+        if value.tag != _JS_TAG_MODULE:
+            self._drop_value(value)
+            return False
+        self._preloaded.add(module_id)
+        self._set_import_meta(value, module_id)
+        _lib.JS_FreeValue(ctx, value)  # the runtime's module list keeps the module
+        return True
+
+    def _set_import_meta(self, module: _JSValue, module_id: str) -> None:
+        """``import.meta.url`` and ``.main`` as dukpy's loader sets them for imported modules."""
+        ctx = self._ctx
+        meta = _lib.JS_GetImportMeta(ctx, module.u)
+        if meta.tag == _JS_TAG_EXCEPTION:
+            _lib.JS_FreeValue(ctx, _lib.JS_GetException(ctx))
+            return
+        url = module_id.encode("utf-8")
+        _lib.JS_DefinePropertyValueStr(ctx, meta, b"url", _lib.JS_NewStringLen(ctx, url, len(url)), _JS_PROP_C_W_E)
+        _lib.JS_DefinePropertyValueStr(ctx, meta, b"main", _JS_FALSE, _JS_PROP_C_W_E)
+        _lib.JS_FreeValue(ctx, meta)
+
+    def _drop_value(self, value: _JSValue) -> None:
+        if value.tag == _JS_TAG_EXCEPTION:
+            _lib.JS_FreeValue(self._ctx, _lib.JS_GetException(self._ctx))
+        else:
+            _lib.JS_FreeValue(self._ctx, value)
 
     def take_load_error(self) -> BaseException | None:
         """The first loader/resolver exception of the last module eval, if any."""
@@ -290,6 +497,77 @@ class Engine:
 
     def rejection_pending(self) -> bool:
         return bool(self._struct[2])
+
+
+def _remember(key: tuple[str, str, bool], code: bytes | None) -> None:
+    global _bytecode_bytes
+    size = len(code) if code else 0
+    if len(_BYTECODE) >= _BYTECODE_LIMIT or _bytecode_bytes + size > _BYTECODE_BYTES_LIMIT:
+        _BYTECODE.clear()
+        _bytecode_bytes = 0
+    _BYTECODE[key] = code
+    _bytecode_bytes += size
+
+
+class _Compiler:
+    """A scratch QuickJS runtime that turns module source into bytecode.
+
+    Compiling registers the module in the runtime that compiled it, so it is done here
+    rather than in a VU's runtime (whose module would then shadow the one read back).
+    """
+
+    def __init__(self) -> None:
+        self._capsule = _dukpy.create_context()  # freed with this object
+        struct = (ctypes.c_void_p * 2).from_address(_capsule_pointer(self._capsule, _CAPSULE_NAME))
+        self._rt, self._ctx = struct[0], struct[1]
+
+    def compile(self, module_id: str, source: str, strip: bool) -> bytes | None:
+        """Bytecode of the module, or None when it does not compile."""
+        ctx = self._ctx
+        _lib.JS_UpdateStackTop(self._rt)
+        try:
+            text = source.encode("utf-8")
+        except UnicodeEncodeError:  # lone surrogates: dukpy's loader reports them
+            return None
+        value = _lib.JS_Eval(ctx, text, len(text), module_id.encode("utf-8"), _JS_EVAL_MODULE_COMPILE_ONLY)
+        if value.tag == _JS_TAG_EXCEPTION:
+            _lib.JS_FreeValue(ctx, _lib.JS_GetException(ctx))
+            return None
+        size = ctypes.c_size_t(0)
+        flags = _JS_OBJ_BYTECODE | (_JS_WRITE_STRIP_SOURCE if strip else 0)
+        buf = _lib.JS_WriteObject(ctx, ctypes.byref(size), value, flags)
+        _lib.JS_FreeValue(ctx, value)
+        if not buf:
+            _lib.JS_FreeValue(ctx, _lib.JS_GetException(ctx))
+            return None
+        code = ctypes.string_at(buf, size.value)
+        _lib.js_free(ctx, buf)
+        return code
+
+
+_bytecode_check: list[bool] = []
+
+
+def _bytecode_works() -> bool:
+    """Whether this QuickJS build round-trips a module through bytecode as ``_prepare``
+    expects (64-bit ``JSValue`` layout, tags): checked once; if not, modules are parsed."""
+    if not _bytecode_check:
+        ok = ctypes.sizeof(ctypes.c_void_p) == 8
+        if ok:
+            try:
+                compiler = _Compiler()
+                code = compiler.compile("jsrunner:check", "export const x = 1;", True)
+                ok = False
+                if code:
+                    value = _lib.JS_ReadObject(compiler._ctx, code, len(code), _JS_OBJ_BYTECODE)
+                    ok = value.tag == _JS_TAG_MODULE
+                    if value.tag == _JS_TAG_EXCEPTION:
+                        value = _lib.JS_GetException(compiler._ctx)
+                    _lib.JS_FreeValue(compiler._ctx, value)
+            except Exception:  # noqa: BLE001 - any surprise: parse as before
+                ok = False
+        _bytecode_check.append(ok)
+    return _bytecode_check[0]
 
 
 _JOB_LIST_OFFSET: list[int | None] = []
@@ -312,26 +590,27 @@ def _job_list_offset(engine: Engine) -> int | None:
         mem = (ctypes.c_size_t * words).from_address(rt)
         return {i for i in range(words - 1) if mem[i] == rt + word * i and mem[i + 1] == rt + word * i}
 
-    idle = empty_heads()
     seen: dict[str, Any] = {}
 
-    def probe() -> None:
-        seen["busy"] = idle - empty_heads()
-        seen["pending"] = bool(_lib.JS_IsJobPending(rt))
+    def probe(when: str) -> None:
+        seen[when] = (empty_heads(), bool(_lib.JS_IsJobPending(rt)))
 
     name = "__jsrunner_probe"
     engine._interp.export_function(name, probe)
     found: int | None = None
     try:
-        engine._interp.evaljs(f"Promise.resolve().then(() => {{}}); call_python('{name}'); null")
-        busy = seen.get("busy", set())
-        if seen.get("pending") and len(busy) == 1 and empty_heads() == idle:
+        # snapshots inside one eval: before a job is queued, while it is, and inside it
+        # (the queue empty again); the first eval of a runtime also creates other lists
+        engine._interp.evaljs(f"call_python('{name}', 'idle'); Promise.resolve().then(() => "
+                              f"call_python('{name}', 'after')); call_python('{name}', 'queued'); null")
+        (idle, p0), (queued, p1), (after, p2) = seen["idle"], seen["queued"], seen["after"]
+        busy = idle - queued
+        if not p0 and p1 and not p2 and len(busy) == 1 and busy <= after:
             found = word * next(iter(busy))
-    except JSRuntimeError:
+    except (JSRuntimeError, KeyError, ValueError):
         found = None
     finally:
         engine._interp._bfuncs.pop(name.encode(), None)
-        engine._interp._funcs.pop(name, None)
     _JOB_LIST_OFFSET.append(found)
     return found
 

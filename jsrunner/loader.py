@@ -49,6 +49,12 @@ GONE: dict[str, str] = {
     "k6/experimental/grpc": "k6/experimental/grpc has been graduated, please use k6/net/grpc instead. See https://grafana.com/docs/k6/latest/javascript-api/k6-net-grpc/ for more information.",
 }
 
+#: the entry module each VU evaluates, and the one module only it may import: the VU
+#: runtime (runtime.js), then the VU's globals from the entry eval's ``dukpy`` values
+ENTRY_ID = "jsrunner:entry"
+RUNTIME_ID = "jsrunner:runtime"
+_RUNTIME_TAIL = "\n__k6.setVU(dukpy.id); __k6.setEnv(dukpy.env); __k6.throwMode = dukpy.throw;\n"
+
 #: jslib modules shipped with jsrunner: URL pattern -> file in jsrunner/bindings/jslib
 _JSLIB = [
     (re.compile(r"^https://jslib\.k6\.io/k6-utils/[0-9.]+/index\.js$"), "k6-utils.js"),
@@ -90,6 +96,8 @@ class ModuleLoader:
     def resolve(self, base: str, spec: str) -> str:
         if spec.startswith("\0"):
             return spec
+        if spec == RUNTIME_ID and base == ENTRY_ID:
+            return spec
         if spec == "k6" or spec.startswith("k6/"):
             if spec in BUILTINS:
                 return spec
@@ -117,6 +125,13 @@ class ModuleLoader:
         """Whether any VU has imported ``module_id`` so far."""
         return module_id in self._sources
 
+    @staticmethod
+    def is_bundled(module_id: str) -> bool:
+        """jsrunner's own JS (the VU runtime, the k6 module shims): the engine keeps no
+        function source of these in the VUs (k6's functions are Go: ``String(check)``
+        shows ``[native code]`` there too)."""
+        return module_id == RUNTIME_ID or module_id in BUILTINS
+
     # ---- loading -----------------------------------------------------------------------
     def load(self, module_id: str) -> tuple[str, str]:
         with self._lock:
@@ -129,6 +144,8 @@ class ModuleLoader:
         return module_id, source
 
     def _fetch(self, module_id: str) -> str:
+        if module_id == RUNTIME_ID:
+            return bundled_source("js", "runtime.js") + _RUNTIME_TAIL
         if module_id in BUILTINS:
             return bundled_source("js", BUILTINS[module_id])
         if module_id.startswith("file://"):

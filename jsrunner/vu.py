@@ -21,12 +21,11 @@ from typing import Any, Protocol
 from . import bindings
 from .engine import Engine, JSRuntimeError, to_json
 from .errors import ScriptError
-from .loader import ModuleLoader, bundled_source
+from .loader import ENTRY_ID, RUNTIME_ID, ModuleLoader, bundled_source  # noqa: F401 - re-exported
 from .log import Logger
 from .metrics.batches import SampleDecoder, SampleRuns
 from .timers import TimerQueue
 
-ENTRY_ID = "jsrunner:entry"
 #: how long JS may keep running after its phase was interrupted (duration + gracefulStop
 #: over, a signal, a setup timeout) before it is stopped where it is (an endless loop)
 STUCK_GRACE = 0.25
@@ -153,25 +152,63 @@ class VU:
         #: the phase whose JS the interrupt hook stopped (see _stuck)
         self.stopped_in_js: Phase | None = None
         bindings.install(self)
-        engine.eval(bundled_source("js", "runtime.js"))
-        engine.eval("__k6.setVU(dukpy.id); __k6.setEnv(dukpy.env); __k6.throwMode = dukpy.throw; null",
-                    id=self.id, env=self.ctx.env, throw=bool(self.ctx.throw))
+        engine.on_load(self._module_loaded)
+
+    def _module_loaded(self, module_id: str) -> None:
+        bindings.install_for(self, module_id)
 
     def initialise(self) -> None:
-        """Create the runtime and run the init context to completion (timers included)."""
+        """Create the runtime and run the init context to completion (timers included).
+
+        One eval does it all (each eval costs two full GCs): the entry module imports the
+        VU runtime (runtime.js, which then sets ``__VU``/``__ENV`` from the eval's values)
+        before the main module, hands the main module's namespace over and starts the init
+        event loop, which runs until the init context is done.
+        """
         self.create_runtime()
         assert self.engine is not None
         self.phase = Phase("init", started=mono_ms())
-        entry = f"import * as m from {to_json(self.ctx.loader.main_id)}; __k6.setMain(m);"
+        engine = self.engine
+        # ``dukpy.initLoop`` is only set in this eval: a main module still awaiting a timer
+        # at its end (top-level await) finishes inside the init loop's eval below instead,
+        # and must not start a second loop there.
+        entry = (f"import {to_json(RUNTIME_ID)}; import * as m from {to_json(self.ctx.loader.main_id)}; "
+                 "__k6.setMain(m); if (dukpy.initLoop === 1) __k6.runLoop();")
+        self._until_init = True
+        self._exit = False
+        self._init_settled = False
+        engine.export("L", self._init_poll)
         try:
-            self.engine.eval_module(entry, ENTRY_ID)
+            engine.eval_module(entry, ENTRY_ID, id=self.id, env=self.ctx.env, throw=bool(self.ctx.throw),
+                               initLoop=1)
         except JSRuntimeError as exc:
-            raise self._init_error(exc) from None
-        self._run_loop(until_init=True)
+            engine.export("L", self._poll)
+            if not self._init_settled:
+                raise self._init_error(exc) from None
+            # a rejection left unhandled by the init loop's timers or events (as in _run_loop)
+            self._fail("Uncaught (in promise) " + js_error_text(str(exc)), in_promise=True)
+        else:
+            engine.export("L", self._poll)
+            if not self._exit:  # the loop never started (see above)
+                self._run_loop(until_init=True)
         phase = self.phase
         if phase is not None and phase.error is not None:
             raise ScriptError(phase.error.rstrip("\n") + "\n")
         self.phase = None
+
+    def _init_poll(self, ops: list[Any] | None, samples: list[Any] | None) -> Any:
+        """``_poll`` for the init loop started inside the entry eval.
+
+        The modules' own promise jobs have all run once the job queue is first empty: a
+        rejection still unhandled then is the module evaluation's (reported as an init
+        error, as when the entry eval ended there); later ones come from the init loop's
+        callbacks ("Uncaught (in promise)").
+        """
+        engine = self.engine
+        assert engine is not None
+        if not self._init_settled and not engine.jobs_pending():
+            self._init_settled = not engine.rejection_pending()
+        return self._poll(ops, samples)
 
     def _init_error(self, exc: BaseException) -> ScriptError:
         assert self.engine is not None

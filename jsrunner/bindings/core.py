@@ -37,6 +37,16 @@ def install(vu: "VU") -> None:
     def open_file(path: str, mode: str, stack: str) -> list[str]:
         return read_for_open(vu, path, mode, stack)
 
+    def times() -> bool:
+        """Does the sample sink want the time of every sample? A sink that does not say
+        (tests, tools) gets them; the run's hub wants them only for its ``--out`` writers.
+        Asked by runtime.js for any sample (checks, groups too): a core function, since the
+        metrics host module is installed only for scripts importing k6/metrics."""
+        sink = vu.ctx.sample_sink
+        wants = getattr(getattr(sink, "__self__", None), "wants_sample_times", None)
+        return True if wants is None else bool(wants())
+
+    engine.export("metrics.times", times)
     engine.export("log", log)
     engine.export("warn", warn)
     engine.export("sleep", sleep)

@@ -25,12 +25,4 @@ def install(vu: "VU") -> None:
             return exc.message
         return None
 
-    def times() -> bool:
-        """Does the sample sink want the time of every sample? A sink that does not say
-        (tests, tools) gets them; the run's hub wants them only for its ``--out`` writers."""
-        sink = vu.ctx.sample_sink
-        wants = getattr(getattr(sink, "__self__", None), "wants_sample_times", None)
-        return True if wants is None else bool(wants())
-
     engine.export("metrics.define", define)
-    engine.export("metrics.times", times)

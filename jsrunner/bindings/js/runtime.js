@@ -15,6 +15,9 @@
   if (typeof globalThis.global === 'undefined') {
     Object.defineProperty(globalThis, 'global', { value: globalThis, writable: true, configurable: true });
   }
+  // k6 has a CommonJS require(); jsrunner has no CommonJS loader, and the one dukpy used to
+  // install could not find any module either: same global, same error.
+  globalThis.require = function require(id) { throw new Error('cannot find module: ' + id); };
 
   // Words the engine lets JS read without a host call (engine.py _expose_state): the
   // runtime's job list head, dukpy's pending-rejection pointer and Python's flags
