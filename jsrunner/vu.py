@@ -24,6 +24,7 @@ from .errors import ScriptError
 from .loader import ModuleLoader, bundled_source
 from .log import Logger
 from .timers import TimerQueue
+from .transport.inbox import Inbox
 
 ENTRY_ID = "jsrunner:entry"
 #: how long JS may keep running after its phase was interrupted (duration + gracefulStop
@@ -90,7 +91,9 @@ class VU:
         self.controller: Controller | None = None
         self.engine: Engine | None = None
         self.timers = TimerQueue()
-        self.inbox: queue.SimpleQueue[Any] = queue.SimpleQueue()
+        #: events and calls posted by other threads; also reads this VU's sockets while
+        #: it waits (transport/inbox.py)
+        self.inbox = Inbox()
         self.refs = 0
         self.phase: Phase | None = None
         self.exports: list[str] = []
@@ -393,7 +396,7 @@ class VU:
             due = None if failing else self.timers.next_due()
             timeout = None if due is None else max(0.0, (due - now) / 1000.0)
             try:
-                item = self.inbox.get(timeout=timeout)
+                item = self.inbox.wait(timeout)
             except queue.Empty:
                 continue
             cmd = self._handle(item)

@@ -809,7 +809,7 @@ class _Manager:
                 spec["url"], protocols=spec.get("protocols"), headers=_dedupe_headers(headers),
                 cookies=spec.get("cookies") or None, compression=spec.get("compression"),
                 tls_verify=self.tls_verify, on_event=on_event, on_sample=on_sample, tags=tags,
-                system_tags=self.system_tags)
+                system_tags=self.system_tags, inbox=getattr(self.vu, "inbox", None))
         self.socks[sid] = conn
         conn.start()
         return [sid, purge]
@@ -849,7 +849,11 @@ class _Manager:
         for conn in socks:
             conn.abort()
 
-    on_close = on_interrupt
+    def on_close(self) -> None:
+        self.on_interrupt()
+        release = getattr(self.vu.inbox, "release", None)
+        if release is not None:
+            release()  # the VU's eventfd (direct socket reading)
 
 
 def _size(payload: dict) -> int:
