@@ -273,8 +273,8 @@ class WebSocketConnection:
 
     def _send(self, opcode: int, data: bytes, kind: str) -> None:
         n = len(data)
-        with self._lock:
-            self.state.queue_send(n)  # raises InvalidStateError unless OPEN
+        state = self.state
+        state.check_open()  # InvalidStateError unless OPEN (readyState: VU side only)
         payload, rsv1 = data, False
         if self._deflate is not None:
             payload, rsv1 = self._deflate.compress(data), True
@@ -283,6 +283,7 @@ class WebSocketConnection:
             # fast path: nothing queued before this frame and the socket takes all of it
             out: list = []
             with self._lock:
+                state.buffered_amount += n  # queue_send(), in the same critical section
                 sock = self._sock
                 if self._phase == _OPEN and not self._out and sock is not None:
                     try:
@@ -307,6 +308,9 @@ class WebSocketConnection:
                 if self._loop is not None:
                     self._loop.call_soon(self._sync_interest)
                 return
+        else:
+            with self._lock:
+                state.queue_send(n)
         self._write_from_vu(frame, kind, n)
 
     # ---- flow control (any thread) ------------------------------------------------------

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 import struct
+import threading
 
 OP_CONT, OP_TEXT, OP_BINARY, OP_CLOSE, OP_PING, OP_PONG = 0x0, 0x1, 0x2, 0x8, 0x9, 0xA
 OP_ERROR = -1  # pseudo opcode: protocol violation (payload = message)
@@ -19,8 +20,32 @@ class ProtocolError(Exception):
     """A frame the peer must not send; the text mirrors gorilla's (without the prefix)."""
 
 
+class _MaskPool:
+    """Masking keys cut from one ``os.urandom`` call per 1,024 frames (a ``getrandom``
+    system call per frame cost as much as the rest of encoding a small one)."""
+
+    __slots__ = ("_buf", "_pos", "_lock")
+
+    def __init__(self) -> None:
+        self._buf = b""
+        self._pos = 0
+        self._lock = threading.Lock()
+
+    def take(self) -> bytes:
+        with self._lock:
+            pos = self._pos
+            if pos >= len(self._buf):
+                self._buf = os.urandom(4096)
+                pos = 0
+            self._pos = pos + 4
+            return self._buf[pos:pos + 4]
+
+
+_masks = _MaskPool()
+
+
 def encode_frame(opcode: int, payload: bytes, rsv1: bool = False, *, _pack=struct.pack,
-                 _urandom=os.urandom, _from_bytes=int.from_bytes) -> bytes:
+                 _mask=_masks.take, _from_bytes=int.from_bytes) -> bytes:
     """A complete, masked client frame (FIN set).
 
     Same bytes as websocket-client's ``ABNF(...).format()`` (random 4-byte mask, payload
@@ -35,7 +60,7 @@ def encode_frame(opcode: int, payload: bytes, rsv1: bool = False, *, _pack=struc
         head = _pack("!BBH", b1, 0xFE, n)
     else:
         head = _pack("!BBQ", b1, 0xFF, n)
-    mask = _urandom(4)
+    mask = _mask()
     if not n:
         return head + mask
     key = _from_bytes(mask * (n // 4) + mask[: n % 4], "little")
