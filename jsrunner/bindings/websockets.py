@@ -661,7 +661,8 @@ class _Manager:
     # ---- from the transport (any thread) -------------------------------------------
     def on_event(self, sid: int, kind: str, payload: dict) -> None:
         if kind == "message":
-            size = _size(payload)
+            data = payload.get("text")
+            size = len(data) if data is not None else len(payload.get("binary_b64") or "")
             self.pending.append((sid, kind, payload, size))
             self.chars_in += size
             if ((len(self.pending) > BACKLOG_HIGH[0] or self.chars_in - self.chars_out > BACKLOG_HIGH[1])

@@ -1055,11 +1055,14 @@ class WebSocketConnection:
                     if len(payload) > MAX_MESSAGE_SIZE:
                         self._protocol_error(READ_LIMIT_ERROR, out, 1009)
                         return
+                # state.message_received(), inlined: OPEN and close() not called (checked above)
                 if opcode == OP_TEXT:
-                    msg = {"text": payload.decode("utf-8", "replace")}
+                    out.append(("event", "message", {"text": payload.decode("utf-8", "replace"),
+                                                     "time_ns": now}))
                 else:
-                    msg = {"binary_b64": base64.b64encode(payload).decode("ascii")}
-                out.extend(state.message_received(msg, now))
+                    out.append(("event", "message",
+                                {"binary_b64": base64.b64encode(payload).decode("ascii"),
+                                 "time_ns": now}))
             elif opcode == OP_PING:
                 if not state.close_sent:
                     self._queue_frame(encode_frame(OP_PONG, payload), "pong", 0)

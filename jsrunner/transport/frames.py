@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import os
 import struct
-import threading
 
 OP_CONT, OP_TEXT, OP_BINARY, OP_CLOSE, OP_PING, OP_PONG = 0x0, 0x1, 0x2, 0x8, 0x9, 0xA
 OP_ERROR = -1  # pseudo opcode: protocol violation (payload = message)
@@ -22,23 +21,27 @@ class ProtocolError(Exception):
 
 class _MaskPool:
     """Masking keys cut from one ``os.urandom`` call per 1,024 frames (a ``getrandom``
-    system call per frame cost as much as the rest of encoding a small one)."""
+    system call per frame cost as much as the rest of encoding a small one).
 
-    __slots__ = ("_buf", "_pos", "_lock")
+    No lock: 1,000 VU threads sending on the same timer tick made a lock here a GIL
+    convoy (milliseconds of waiting per frame). Two threads racing may reuse a key, which
+    masking tolerates; every slice is 4 bytes since each buffer is 4,096 long.
+    """
+
+    __slots__ = ("_buf", "_pos")
 
     def __init__(self) -> None:
-        self._buf = b""
+        self._buf = os.urandom(4096)
         self._pos = 0
-        self._lock = threading.Lock()
 
     def take(self) -> bytes:
-        with self._lock:
-            pos = self._pos
-            if pos >= len(self._buf):
-                self._buf = os.urandom(4096)
-                pos = 0
-            self._pos = pos + 4
-            return self._buf[pos:pos + 4]
+        buf = self._buf
+        pos = self._pos
+        if pos > 4092:
+            buf = self._buf = os.urandom(4096)
+            pos = 0
+        self._pos = pos + 4
+        return buf[pos:pos + 4]
 
 
 _masks = _MaskPool()

@@ -119,16 +119,10 @@ class Inbox:
             finally:
                 self.sleeping = False
                 self.busy_since = time.monotonic()
-            for fd, mask in ready:
-                if fd == self._efd:
-                    try:
-                        os.eventfd_read(fd)
-                    except (BlockingIOError, OSError):
-                        pass
-                    continue
-                reader = self._readers.get(fd)
-                if reader is None or mask & _POLL_GONE or not reader.read_direct():
-                    self._drop(fd)
+            if self._handle_ready(ready) and len(self._readers) > 1:
+                # sockets that became readable while those were read (a broadcast reaching
+                # several sockets of this VU): one batch for JS instead of one each
+                self._handle_ready(self._poll.poll(0))
             if not q.empty():
                 return q.get_nowait()
             if self._adds:
@@ -141,6 +135,22 @@ class Inbox:
                 if left <= 0:
                     raise queue.Empty
                 ms = max(0, int(left * 1000.0 + 0.999))
+
+    def _handle_ready(self, ready: list[tuple[int, int]]) -> bool:
+        """Read every ready socket; True when some socket was read."""
+        read = False
+        for fd, mask in ready:
+            if fd == self._efd:
+                try:
+                    os.eventfd_read(fd)
+                except (BlockingIOError, OSError):
+                    pass
+                continue
+            reader = self._readers.get(fd)
+            read = True
+            if reader is None or mask & _POLL_GONE or not reader.read_direct():
+                self._drop(fd)
+        return read
 
     def _apply_adds(self) -> None:
         while self._adds:
