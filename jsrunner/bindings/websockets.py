@@ -4,9 +4,11 @@ The JS shim (``js/websockets.js``) owns the script-visible objects; this module 
 connections (:class:`jsrunner.transport.WebSocketConnection`, driven by the shared
 transport thread) and moves their events to the VU thread:
 
-* the transport calls ``on_event`` from its I/O thread; events are appended to a per-VU
-  deque and one ``vu.call_soon(deliver)`` is scheduled for the whole backlog (from the I/O
-  thread only once it has handled every ready socket: ``IOLoop.defer``);
+* the transport calls ``on_event`` from its I/O thread, or from the VU thread itself when
+  the VU read the socket while waiting (``inbox=vu.inbox``: see transport/inbox.py); events
+  are appended to a per-VU deque and one ``vu.call_soon(deliver)`` is scheduled for the
+  whole backlog (from the I/O thread only once it has handled every ready socket:
+  ``IOLoop.defer``);
 * ``deliver`` runs on the VU thread between two JS callbacks, passes every event through
   ``conn.accept`` (readyState/bufferedAmount bookkeeping, messages after ``close()``
   dropped, ``ws_msgs_received`` emitted) and hands the accepted ones to JS as *one*
@@ -68,6 +70,7 @@ BACKLOG_LOW = (2048, 4 << 20)
 
 _OPEN, _TEXT, _BINARY, _ERROR, _CLOSE, _PING, _PONG = range(7)
 _READY_OPEN = 1  # readyState OPEN
+_NO_PAYLOAD: dict = {}
 
 
 # =========================================================================== Go's url.Parse
@@ -632,6 +635,8 @@ class _Manager:
         self.vu = vu
         self.socks: dict[int, Any] = {}
         self.meta: dict[int, Any] = {}  # sid -> the metadata of its samples
+        #: sockets whose send() wrote at once: their ``sent`` bookkeeping (see on_event)
+        self.written: set[int] = set()
         self.pending: collections.deque = collections.deque()
         self.scheduled = False
         self.held: list[tuple[int, list]] = []
@@ -672,14 +677,15 @@ class _Manager:
                     with self._paused_lock:
                         self.paused.add(sid)
                     conn.pause_reading()
-        else:
-            self.pending.append((sid, kind, payload, 0))
-        if kind == "sent" and threading.get_ident() == self.vu_thread:
+        elif kind == "sent" and threading.get_ident() == self.vu_thread:
             # A send() wrote its frame at once. The bufferedAmount bookkeeping of this
             # internal event waits for the next batch (or a read of bufferedAmount) instead
-            # of costing a loop turn of its own per send.
+            # of costing a loop turn of its own per send; deliver() does it first thing.
+            self.written.add(sid)
             self.lazy = True
             return
+        else:
+            self.pending.append((sid, kind, payload, 0))
         if not self.scheduled:
             self.scheduled = True
             loop = current_loop()
@@ -708,6 +714,12 @@ class _Manager:
             self.ack(None)  # the previous batch was dispatched in full
         pending = self.pending
         socks = self.socks
+        if self.written:
+            written, self.written = self.written, set()
+            for sid in written:
+                conn = socks.get(sid)
+                if conn is not None:
+                    conn.accept("sent", _NO_PAYLOAD)  # bufferedAmount: the frames are out
         held = self.held
         batch: list[Any] = []
         chars = 0
@@ -858,6 +870,7 @@ class _Manager:
         socks = list(self.socks.values())
         self.socks.clear()
         self.meta.clear()
+        self.written = set()
         pending = self.pending
         while pending:  # (not clear(): every message taken is counted for the backlog)
             self.chars_out += pending.popleft()[3]

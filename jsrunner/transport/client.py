@@ -220,6 +220,7 @@ class WebSocketConnection:
         self._proxy = None
         self._tls = False
         self._teardown_after_flush = False
+        self._write_failed = False
         self.bytes_sent = 0
         self.bytes_received = 0
         self._reported = (0, 0)
@@ -482,6 +483,13 @@ class WebSocketConnection:
             mv.release()
             if written:
                 self._account_written(written, out)
+            if self._write_failed:
+                return  # a Pong while _reset_seen_by_write() drains: it reports the end
+            if (e.errno in (errno.ECONNRESET, errno.EPIPE) and self._phase == _OPEN
+                    and self._parser is not None):
+                self._write_failed = True
+                self._reset_seen_by_write(out)
+                return
             text = f"write tcp {self._local}->{_fmt_addr(self._addr)}: write: {_errtext(e)}"
             out.extend(self.state.transport_error(time.time_ns(), text, during="write"))
             self._phase = _DONE_PENDING
@@ -489,6 +497,34 @@ class WebSocketConnection:
         mv.release()  # the bytearray cannot shrink while exported
         if written:
             self._account_written(written, out)
+
+    def _reset_seen_by_write(self, out: list) -> None:
+        """A write found the connection reset: end it as a read of the reset would.
+
+        k6 fires no ``error`` event for a reset after the handshake (its reader goroutine
+        sees it first); here a VU thread that reads its own socket is often busy sending
+        when the reset arrives, so the write meets it first (and consumes the socket's
+        error: a read then only sees EOF). Data the peer sent before the reset is still
+        delivered. Lock held, phase OPEN.
+        """
+        sock = self._sock
+        for _ in range(64):
+            try:
+                data = sock.recv(65536)
+            except OSError:  # would block, or the reset itself
+                break
+            if not data:
+                break
+            self.bytes_received += len(data)
+            self._handle_bytes(data, out)
+            if self._phase != _OPEN or self.state.phase == "closed":
+                if self._phase == _OPEN:
+                    self._phase = _DONE_PENDING
+                return
+        text = (f"read tcp {self._local}->{_fmt_addr(self._addr)}: read: "
+                f"{_errtext(OSError(errno.ECONNRESET, ''))}")
+        out.extend(self.state.transport_error(time.time_ns(), text, during="read"))
+        self._phase = _DONE_PENDING
 
     def _account_written(self, written: int, out: list) -> None:
         del self._out[:written]

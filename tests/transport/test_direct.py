@@ -93,3 +93,60 @@ def test_a_busy_owner_hands_reading_back_to_the_io_thread(plain_server):
     finally:
         conn.abort()
         owner.inbox.release()
+
+
+def _resetting_server(payload_frame: bytes):
+    """Accepts one WebSocket, sends ``payload_frame``, then resets the TCP connection."""
+    import base64
+    import hashlib
+    import socket
+    import struct
+
+    ls = socket.socket()
+    ls.bind(("127.0.0.1", 0))
+    ls.listen(1)
+    go = threading.Event()
+
+    def run():
+        c, _ = ls.accept()
+        buf = b""
+        while b"\r\n\r\n" not in buf:
+            buf += c.recv(4096)
+        key = [ln.split(b":", 1)[1].strip() for ln in buf.split(b"\r\n")
+               if ln.lower().startswith(b"sec-websocket-key")][0]
+        accept = base64.b64encode(hashlib.sha1(key + b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11").digest())
+        c.sendall(b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+                  b"Sec-WebSocket-Accept: " + accept + b"\r\n\r\n")
+        go.wait(10)
+        c.sendall(payload_frame)
+        c.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        c.close()  # RST
+        ls.close()
+
+    t = threading.Thread(target=run, daemon=True)
+    t.start()
+    return ls.getsockname()[1], go, t
+
+
+def test_a_reset_met_by_a_write_ends_like_a_read_reset(connect):
+    port, go, t = _resetting_server(b"\x81\x02hi")
+    conn, rec = connect(f"ws://127.0.0.1:{port}/")
+    rec.pump(lambda k, p: k == "open")
+    conn.pause_reading()  # nobody reads: the next write meets the reset first
+    time.sleep(0.1)
+    go.set()
+    t.join(10)
+    time.sleep(0.2)
+    for _ in range(100):
+        if conn.ready_state != 1 or conn.done:
+            break
+        try:
+            conn.send_text("x")
+        except Exception:  # noqa: BLE001 - InvalidStateError once closed
+            break
+        time.sleep(0.01)
+    rec.pump()
+    # the message sent before the reset, then close only (no error event), as k6 for a reset
+    assert rec.kinds() == ["open", "message", "close"]
+    assert rec.events[1][1]["text"] == "hi"
+    assert rec.events[2][1]["code"] is None
