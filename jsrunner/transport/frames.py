@@ -109,6 +109,32 @@ class FrameParser:
         if self.error is not None:
             return []
         out: list[tuple[int, bytes, bool]] = []
+        if not self._buf and self._msg_op is None:
+            # fast path (what a VU reads almost always): whole, final, uncompressed text or
+            # binary frames up to 64 KiB, sliced straight out of ``data``
+            pos, n, limit = 0, len(data), self.max_size
+            while n - pos >= 2:
+                b1 = data[pos]
+                if b1 != 0x81 and b1 != 0x82:
+                    break
+                length = data[pos + 1]
+                hdr = 2
+                if length == 126:
+                    if n - pos < 4:
+                        break
+                    length = (data[pos + 2] << 8) | data[pos + 3]
+                    hdr = 4
+                elif length > 126:  # masked (invalid) or 64-bit length: the general path
+                    break
+                end = pos + hdr + length
+                if end > n or (limit and length > limit):
+                    break
+                out.append((b1 & 0x0F, data[pos + hdr:end], False))
+                pos = end
+            if pos == n:
+                return out
+            if pos:
+                data = data[pos:]
         try:
             self._feed(data, out)
         except ProtocolError as e:
