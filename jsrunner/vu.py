@@ -25,6 +25,7 @@ from .loader import ENTRY_ID, RUNTIME_ID, ModuleLoader, bundled_source  # noqa: 
 from .log import Logger
 from .metrics.batches import SampleDecoder, SampleRuns
 from .timers import TimerQueue
+from .transport.inbox import Inbox
 
 #: how long JS may keep running after its phase was interrupted (duration + gracefulStop
 #: over, a signal, a setup timeout) before it is stopped where it is (an endless loop)
@@ -112,7 +113,9 @@ class VU:
         self.controller: Controller | None = None
         self.engine: Engine | None = None
         self.timers = TimerQueue()
-        self.inbox: queue.SimpleQueue[Any] = queue.SimpleQueue()
+        #: events and calls posted by other threads; also reads this VU's sockets while
+        #: it waits (transport/inbox.py)
+        self.inbox = Inbox()
         self.refs = 0
         self.phase: Phase | None = None
         self.exports: list[str] = []
@@ -447,7 +450,7 @@ class VU:
             due = None if failing else self.timers.next_due()
             timeout = None if due is None else max(0.0, (due - now) / 1000.0)
             try:
-                item = self.inbox.get(timeout=timeout)
+                item = self.inbox.wait(timeout)
             except queue.Empty:
                 continue
             cmd = self._handle(item)

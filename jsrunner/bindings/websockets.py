@@ -4,9 +4,11 @@ The JS shim (``js/websockets.js``) owns the script-visible objects; this module 
 connections (:class:`jsrunner.transport.WebSocketConnection`, driven by the shared
 transport thread) and moves their events to the VU thread:
 
-* the transport calls ``on_event`` from its I/O thread; events are appended to a per-VU
-  deque and one ``vu.call_soon(deliver)`` is scheduled for the whole backlog (from the I/O
-  thread only once it has handled every ready socket: ``IOLoop.defer``);
+* the transport calls ``on_event`` from its I/O thread, or from the VU thread itself when
+  the VU read the socket while waiting (``inbox=vu.inbox``: see transport/inbox.py); events
+  are appended to a per-VU deque and one ``vu.call_soon(deliver)`` is scheduled for the
+  whole backlog (from the I/O thread only once it has handled every ready socket:
+  ``IOLoop.defer``);
 * ``deliver`` runs on the VU thread between two JS callbacks, passes every event through
   ``conn.accept`` (readyState/bufferedAmount bookkeeping, messages after ``close()``
   dropped, ``ws_msgs_received`` emitted) and hands the accepted ones to JS as *one*
@@ -67,6 +69,8 @@ BACKLOG_HIGH = (8192, 16 << 20)
 BACKLOG_LOW = (2048, 4 << 20)
 
 _OPEN, _TEXT, _BINARY, _ERROR, _CLOSE, _PING, _PONG = range(7)
+_READY_OPEN = 1  # readyState OPEN
+_NO_PAYLOAD: dict = {}
 
 
 # =========================================================================== Go's url.Parse
@@ -630,6 +634,9 @@ class _Manager:
     def __init__(self, vu: "VU") -> None:
         self.vu = vu
         self.socks: dict[int, Any] = {}
+        self.meta: dict[int, Any] = {}  # sid -> the metadata of its samples
+        #: sockets whose send() wrote at once: their ``sent`` bookkeeping (see on_event)
+        self.written: set[int] = set()
         self.pending: collections.deque = collections.deque()
         self.scheduled = False
         self.held: list[tuple[int, list]] = []
@@ -658,9 +665,11 @@ class _Manager:
 
     # ---- from the transport (any thread) -------------------------------------------
     def on_event(self, sid: int, kind: str, payload: dict) -> None:
-        self.pending.append((sid, kind, payload))
         if kind == "message":
-            self.chars_in += _size(payload)
+            data = payload.get("text")
+            size = len(data) if data is not None else len(payload.get("binary_b64") or "")
+            self.pending.append((sid, kind, payload, size))
+            self.chars_in += size
             if ((len(self.pending) > BACKLOG_HIGH[0] or self.chars_in - self.chars_out > BACKLOG_HIGH[1])
                     and sid not in self.paused):
                 conn = self.socks.get(sid)
@@ -668,12 +677,15 @@ class _Manager:
                     with self._paused_lock:
                         self.paused.add(sid)
                     conn.pause_reading()
-        if kind == "sent" and threading.get_ident() == self.vu_thread:
+        elif kind == "sent" and threading.get_ident() == self.vu_thread:
             # A send() wrote its frame at once. The bufferedAmount bookkeeping of this
             # internal event waits for the next batch (or a read of bufferedAmount) instead
-            # of costing a loop turn of its own per send.
+            # of costing a loop turn of its own per send; deliver() does it first thing.
+            self.written.add(sid)
             self.lazy = True
             return
+        else:
+            self.pending.append((sid, kind, payload, 0))
         if not self.scheduled:
             self.scheduled = True
             loop = current_loop()
@@ -702,6 +714,13 @@ class _Manager:
             self.ack(None)  # the previous batch was dispatched in full
         pending = self.pending
         socks = self.socks
+        if self.written:
+            written, self.written = self.written, set()
+            for sid in written:
+                conn = socks.get(sid)
+                if conn is not None:
+                    conn.accept("sent", _NO_PAYLOAD)  # bufferedAmount: the frames are out
+        held = self.held
         batch: list[Any] = []
         chars = 0
         sids: set[int] = set()
@@ -711,12 +730,29 @@ class _Manager:
                     self.scheduled = True
                     self.vu.call_soon(self.deliver)
                 break
-            sid, kind, payload = pending.popleft()
+            sid, kind, payload, size = pending.popleft()
+            conn = socks.get(sid)
             if kind == "message":
-                size = _size(payload)
                 self.chars_out += size
                 chars += size
-            conn = socks.get(sid)
+                if conn is None:
+                    continue
+                sids.add(sid)
+                # conn.accept("message") inlined (the common case): dispatched only while
+                # OPEN (readyState changes on this thread only); ws_msgs_received is held
+                # until the shim has seen the message (see ack)
+                state = conn.state
+                if state.ready_state != _READY_OPEN:
+                    continue
+                time_ns = payload.get("time_ns", 0)
+                held.append((len(batch), ["ws_msgs_received", 1, state.tags,
+                                          time_ns / 1e6 + self.offset_ms, self.meta.get(sid)]))
+                text = payload.get("text")
+                if text is not None:
+                    batch.append([sid, _TEXT, text, time_ns / 1e6])
+                else:
+                    batch.append([sid, _BINARY, payload.get("binary_b64", ""), time_ns / 1e6])
+                continue
             if conn is None:
                 continue
             if kind == "log":
@@ -725,7 +761,7 @@ class _Manager:
             if (kind == "error" or kind == "close") and sid in sids:
                 # accepting it now would make the socket CLOSED before the handlers of its
                 # earlier events in this batch run (send() there must still work): next batch
-                pending.appendleft((sid, kind, payload))
+                pending.appendleft((sid, kind, payload, size))
                 if not self.scheduled:
                     self.scheduled = True
                     self.vu.call_soon(self.deliver)
@@ -734,19 +770,13 @@ class _Manager:
             self._idx = len(batch)
             if not conn.accept(kind, payload):
                 continue
-            if kind == "message":
-                ts = payload.get("time_ns", 0) / 1e6
-                text = payload.get("text")
-                if text is not None:
-                    batch.append([sid, _TEXT, text, ts])
-                else:
-                    batch.append([sid, _BINARY, payload.get("binary_b64", ""), ts])
-            elif kind == "open":
+            if kind == "open":
                 batch.append([sid, _OPEN, conn.protocol, conn.extensions])
             elif kind == "error":
                 batch.append([sid, _ERROR, payload.get("error", "")])
             elif kind == "close":
                 del socks[sid]
+                self.meta.pop(sid, None)
                 self._count_data(conn)
                 batch.append([sid, _CLOSE, payload.get("code"), payload.get("reason") or "",
                               conn.protocol, conn.extensions, max(0, conn.buffered_amount)])
@@ -792,6 +822,7 @@ class _Manager:
         sid = self.next_id
         purge, self.purge = self.purge, False
         metadata = spec.get("metadata")
+        self.meta[sid] = metadata
         on_event = partial(self.on_event, sid)
         on_sample = partial(self.on_sample, sid, metadata)
         tags = {k: str(v) for k, v in (spec.get("tags") or {}).items()}
@@ -809,7 +840,7 @@ class _Manager:
                 spec["url"], protocols=spec.get("protocols"), headers=_dedupe_headers(headers),
                 cookies=spec.get("cookies") or None, compression=spec.get("compression"),
                 tls_verify=self.tls_verify, on_event=on_event, on_sample=on_sample, tags=tags,
-                system_tags=self.system_tags)
+                system_tags=self.system_tags, inbox=getattr(self.vu, "inbox", None))
         self.socks[sid] = conn
         conn.start()
         return [sid, purge]
@@ -817,6 +848,7 @@ class _Manager:
     def drop(self, sid: int) -> int:
         """A handler threw (§4.5): drop the TCP connection (no Close frame), no more events."""
         conn = self.socks.pop(sid, None)
+        self.meta.pop(sid, None)
         if conn is None:
             return 0
         buffered = max(0, conn.buffered_amount)
@@ -837,11 +869,11 @@ class _Manager:
                 self.ack(None)  # dispatched before the interruption
         socks = list(self.socks.values())
         self.socks.clear()
+        self.meta.clear()
+        self.written = set()
         pending = self.pending
         while pending:  # (not clear(): every message taken is counted for the backlog)
-            sid, kind, payload = pending.popleft()
-            if kind == "message":
-                self.chars_out += _size(payload)
+            self.chars_out += pending.popleft()[3]
         with self._paused_lock:
             self.paused = set()
         self.held = []
@@ -849,7 +881,11 @@ class _Manager:
         for conn in socks:
             conn.abort()
 
-    on_close = on_interrupt
+    def on_close(self) -> None:
+        self.on_interrupt()
+        release = getattr(self.vu.inbox, "release", None)
+        if release is not None:
+            release()  # the VU's eventfd (direct socket reading)
 
 
 def _size(payload: dict) -> int:

@@ -149,7 +149,9 @@ class WebSocketConnection:
     (s), ``on_event``, ``on_sample``, ``tags`` (VU/scenario/group/user tags for ``ws_*``
     samples), ``system_tags`` (enabled system tags; default k6's), ``legacy`` (k6/ws
     semantics: close() tears down at once, control frames not counted, no ``name`` tag),
-    ``hub`` (default: the process-wide hub).
+    ``hub`` (default: the process-wide hub), ``inbox`` (the owning VU's
+    :class:`jsrunner.transport.inbox.Inbox`: once open, a plain-TCP socket is read by the VU
+    thread itself while it waits, see :meth:`read_direct`).
     """
 
     def __init__(self, url: str, *, protocols: Iterable[str] | None = None,
@@ -159,7 +161,8 @@ class WebSocketConnection:
                  on_event: Callable[[str, dict], None],
                  on_sample: Callable[[dict], None] | None = None,
                  tags: dict[str, str] | None = None, system_tags: Iterable[str] | None = None,
-                 legacy: bool = False, hub: TransportHub | None = None) -> None:
+                 legacy: bool = False, hub: TransportHub | None = None,
+                 inbox: Any = None) -> None:
         self.url = url
         u = urllib.parse.urlsplit(url)
         self._scheme = u.scheme.lower()
@@ -198,6 +201,11 @@ class WebSocketConnection:
         self._sock: socket.socket | ssl.SSLSocket | None = None
         self._registered = 0  # current selector mask
         self._read_paused = False  # flow control: pause_reading()/resume_reading()
+        #: direct reading (see inbox.py): the owner's inbox, whether the I/O thread reads
+        #: (changed on the loop thread only), a hand-over to the owner requested
+        self._inbox = inbox if self._scheme == "ws" else None
+        self._hub_reads = True
+        self._direct_req = False
         self._addr: Any = None
         self._local: str = ""
         self._timer = None
@@ -212,6 +220,7 @@ class WebSocketConnection:
         self._proxy = None
         self._tls = False
         self._teardown_after_flush = False
+        self._write_failed = False
         self.bytes_sent = 0
         self.bytes_received = 0
         self._reported = (0, 0)
@@ -265,8 +274,8 @@ class WebSocketConnection:
 
     def _send(self, opcode: int, data: bytes, kind: str) -> None:
         n = len(data)
-        with self._lock:
-            self.state.queue_send(n)  # raises InvalidStateError unless OPEN
+        state = self.state
+        state.check_open()  # InvalidStateError unless OPEN (readyState: VU side only)
         payload, rsv1 = data, False
         if self._deflate is not None:
             payload, rsv1 = self._deflate.compress(data), True
@@ -275,6 +284,7 @@ class WebSocketConnection:
             # fast path: nothing queued before this frame and the socket takes all of it
             out: list = []
             with self._lock:
+                state.buffered_amount += n  # queue_send(), in the same critical section
                 sock = self._sock
                 if self._phase == _OPEN and not self._out and sock is not None:
                     try:
@@ -299,6 +309,9 @@ class WebSocketConnection:
                 if self._loop is not None:
                     self._loop.call_soon(self._sync_interest)
                 return
+        else:
+            with self._lock:
+                state.queue_send(n)
         self._write_from_vu(frame, kind, n)
 
     # ---- flow control (any thread) ------------------------------------------------------
@@ -319,6 +332,8 @@ class WebSocketConnection:
 
     def _resume_read(self) -> None:
         self._sync_interest()
+        if self._inbox is not None and self._phase == _OPEN and not self._read_paused:
+            self._inbox.add_reader(self)  # offered back to the owner (see read_direct)
         sock = self._sock
         if self._tls and self._phase == _OPEN and sock is not None and not self._read_paused:
             try:
@@ -468,6 +483,13 @@ class WebSocketConnection:
             mv.release()
             if written:
                 self._account_written(written, out)
+            if self._write_failed:
+                return  # a Pong while _reset_seen_by_write() drains: it reports the end
+            if (e.errno in (errno.ECONNRESET, errno.EPIPE) and self._phase == _OPEN
+                    and self._parser is not None):
+                self._write_failed = True
+                self._reset_seen_by_write(out)
+                return
             text = f"write tcp {self._local}->{_fmt_addr(self._addr)}: write: {_errtext(e)}"
             out.extend(self.state.transport_error(time.time_ns(), text, during="write"))
             self._phase = _DONE_PENDING
@@ -475,6 +497,34 @@ class WebSocketConnection:
         mv.release()  # the bytearray cannot shrink while exported
         if written:
             self._account_written(written, out)
+
+    def _reset_seen_by_write(self, out: list) -> None:
+        """A write found the connection reset: end it as a read of the reset would.
+
+        k6 fires no ``error`` event for a reset after the handshake (its reader goroutine
+        sees it first); here a VU thread that reads its own socket is often busy sending
+        when the reset arrives, so the write meets it first (and consumes the socket's
+        error: a read then only sees EOF). Data the peer sent before the reset is still
+        delivered. Lock held, phase OPEN.
+        """
+        sock = self._sock
+        for _ in range(64):
+            try:
+                data = sock.recv(65536)
+            except OSError:  # would block, or the reset itself
+                break
+            if not data:
+                break
+            self.bytes_received += len(data)
+            self._handle_bytes(data, out)
+            if self._phase != _OPEN or self.state.phase == "closed":
+                if self._phase == _OPEN:
+                    self._phase = _DONE_PENDING
+                return
+        text = (f"read tcp {self._local}->{_fmt_addr(self._addr)}: read: "
+                f"{_errtext(OSError(errno.ECONNRESET, ''))}")
+        out.extend(self.state.transport_error(time.time_ns(), text, during="read"))
+        self._phase = _DONE_PENDING
 
     def _account_written(self, written: int, out: list) -> None:
         del self._out[:written]
@@ -516,7 +566,7 @@ class WebSocketConnection:
                 if self._phase == _DONE_PENDING or (self._teardown_after_flush and not self._out):
                     self._teardown()
                 else:
-                    read = 0 if self._read_paused else EVENT_READ
+                    read = EVENT_READ if self._hub_reads and not self._read_paused else 0
                     self._set_interest(read | (EVENT_WRITE if self._out else 0))
         self._emit(out)
 
@@ -876,6 +926,8 @@ class WebSocketConnection:
                 return
             self._parser = FrameParser(allow_rsv1=self._deflate is not None, max_size=MAX_MESSAGE_SIZE)
             self._phase = _OPEN
+            if self._inbox is not None:
+                self._inbox.add_reader(self)  # applied by the owner at its next wait
             self._out = bytearray()
             self._frames = []
             actions = self.state.handshake_ok(time.time_ns(), status=status, protocol=protocol,
@@ -896,43 +948,124 @@ class WebSocketConnection:
                 self._set_interest(EVENT_WRITE if self._out else 0)
                 return
             sock = self._sock
-            budget = _READ_ROUND  # then let the events out (and flow control act)
-            try:
-                while True:
-                    data = sock.recv(65536)
-                    if not data:
-                        out.extend(self.state.transport_eof(time.time_ns()))
-                        self._phase = _DONE_PENDING
-                        break
-                    self.bytes_received += len(data)
-                    self._handle_bytes(data, out)
-                    if self._phase != _OPEN or self.state.phase == "closed":
-                        break
-                    budget -= len(data)
-                    if self._read_paused or budget <= 0:
-                        break  # level-triggered: the selector reports the rest again
-                    if len(data) < 65536 and not (self._tls and sock.pending()):
-                        break
-            except (BlockingIOError, InterruptedError, ssl.SSLWantReadError, ssl.SSLWantWriteError):
-                pass
-            except OSError as e:
-                text = f"read tcp {self._local}->{_fmt_addr(self._addr)}: read: {_errtext(e)}"
-                out.extend(self.state.transport_error(time.time_ns(), text, during="read"))
-                self._phase = _DONE_PENDING
-            if self.state.phase == "closed" and self._phase == _OPEN:
-                self._phase = _DONE_PENDING
+            more = self._read_locked(out)
             if self._phase == _DONE_PENDING:
                 if self._out:
                     self._flush_locked(out)
                 self._teardown()
-            elif budget <= 0 and self._tls and not self._read_paused and self._loop is not None:
+            elif more and self._tls and not self._read_paused and self._loop is not None:
                 try:
-                    more = sock.pending()  # decrypted bytes the selector cannot see
+                    pending = sock.pending()  # decrypted bytes the selector cannot see
                 except (OSError, ValueError):
-                    more = 0
-                if more:
+                    pending = 0
+                if pending:
                     self._loop.call_soon(self._read_open)
         self._emit(out)
+
+    def _read_locked(self, out: list) -> bool:
+        """Read and handle what the socket has (lock held, phase OPEN, not paused).
+
+        True when the round's budget ran out with more data possibly waiting.
+        """
+        sock = self._sock
+        budget = _READ_ROUND  # then let the events out (and flow control act)
+        try:
+            while True:
+                data = sock.recv(65536)
+                if not data:
+                    out.extend(self.state.transport_eof(time.time_ns()))
+                    self._phase = _DONE_PENDING
+                    break
+                self.bytes_received += len(data)
+                self._handle_bytes(data, out)
+                if self._phase != _OPEN or self.state.phase == "closed":
+                    break
+                budget -= len(data)
+                if self._read_paused or budget <= 0:
+                    break  # level-triggered: the selector reports the rest again
+                if len(data) < 65536 and not (self._tls and sock.pending()):
+                    break
+        except (BlockingIOError, InterruptedError, ssl.SSLWantReadError, ssl.SSLWantWriteError):
+            pass
+        except OSError as e:
+            text = f"read tcp {self._local}->{_fmt_addr(self._addr)}: read: {_errtext(e)}"
+            out.extend(self.state.transport_error(time.time_ns(), text, during="read"))
+            self._phase = _DONE_PENDING
+        if self.state.phase == "closed" and self._phase == _OPEN:
+            self._phase = _DONE_PENDING
+        return budget <= 0
+
+    # ---- direct reading by the owning VU thread (inbox.py) -------------------------------
+    def fileno_for_direct(self) -> int:
+        """The socket's descriptor for the owner's poll; -1 once it is not open."""
+        sock = self._sock
+        if self._phase != _OPEN or sock is None:
+            return -1
+        return sock.fileno()
+
+    def read_direct(self) -> bool:
+        """The owner's poll saw the socket readable (VU thread). False: stop polling it."""
+        out: list = []
+        with self._lock:
+            if self._phase != _OPEN:
+                return False
+            if self._read_paused:
+                # back-pressure: the I/O thread owns the socket again (resume_reading
+                # offers it back to the owner)
+                if self._loop is not None:
+                    self._loop.call_soon(self._hub_take)
+                return False
+            self._read_locked(out)
+            if self._phase == _DONE_PENDING and self._out:
+                self._flush_locked(out)
+            need_loop = self._phase == _DONE_PENDING or bool(self._out)
+            still = self._phase == _OPEN
+        self._emit(out)
+        if need_loop and self._loop is not None:
+            self._loop.call_soon(self._sync_interest)  # teardown / pending writes: loop thread
+        return still
+
+    def want_direct(self) -> None:
+        """The owner polls the socket now (VU thread): the I/O thread may stop reading it."""
+        if self._hub_reads and not self._direct_req and self._loop is not None:
+            self._direct_req = True
+            self._loop.call_soon(self._go_direct)
+
+    def release_direct(self) -> None:
+        """The owner stopped polling the socket (any thread): the I/O thread reads it."""
+        if self._loop is not None:
+            self._loop.call_soon(self._hub_take)
+
+    def _go_direct(self) -> None:
+        self._direct_req = False
+        if self._phase != _OPEN or self._inbox is None:
+            return
+        self._hub_reads = False
+        self._loop.watch(self)
+        self._sync_interest()
+
+    def _hub_take(self) -> None:
+        if not self._hub_reads:
+            self._hub_reads = True
+            if self._phase == _OPEN:
+                self._sync_interest()
+
+    def check_owner_busy(self, now: float, busy_after: float) -> bool:
+        """Loop thread, periodically while the owner reads: False = stop watching.
+
+        An owner that has not waited on its inbox for ``busy_after`` seconds (a long
+        handler, a blocking call) cannot read; the I/O thread takes the socket back so
+        pings are answered and flow control works as with any other socket.
+        """
+        if self._phase != _OPEN or self._hub_reads:
+            return False
+        inbox = self._inbox
+        if not inbox.sleeping and now - inbox.busy_since > busy_after:
+            self._hub_reads = True
+            inbox.reclaim = True
+            self._sync_interest()
+            return False
+        return True
 
     def _handle_bytes(self, data: bytes, out: list) -> None:
         """Parse and handle frames (lock held, loop thread)."""
@@ -958,11 +1091,14 @@ class WebSocketConnection:
                     if len(payload) > MAX_MESSAGE_SIZE:
                         self._protocol_error(READ_LIMIT_ERROR, out, 1009)
                         return
+                # state.message_received(), inlined: OPEN and close() not called (checked above)
                 if opcode == OP_TEXT:
-                    msg = {"text": payload.decode("utf-8", "replace")}
+                    out.append(("event", "message", {"text": payload.decode("utf-8", "replace"),
+                                                     "time_ns": now}))
                 else:
-                    msg = {"binary_b64": base64.b64encode(payload).decode("ascii")}
-                out.extend(state.message_received(msg, now))
+                    out.append(("event", "message",
+                                {"binary_b64": base64.b64encode(payload).decode("ascii"),
+                                 "time_ns": now}))
             elif opcode == OP_PING:
                 if not state.close_sent:
                     self._queue_frame(encode_frame(OP_PONG, payload), "pong", 0)

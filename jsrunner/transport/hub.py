@@ -24,6 +24,8 @@ import threading
 import time
 from typing import Any, Callable
 
+from .inbox import BUSY_HANDOVER_S
+
 log = logging.getLogger("jsrunner.transport")
 
 DNS_CACHE_TTL = 300.0
@@ -42,12 +44,15 @@ class _Timer:
         return self.when < other.when
 
 
-_current = threading.local()
+#: thread id -> the IOLoop running in it (a threading.local lookup of a missing attribute
+#: raised and caught an AttributeError on every call from a VU thread)
+_loops_by_thread: dict[int, "IOLoop"] = {}
+_get_ident = threading.get_ident
 
 
 def current_loop() -> "IOLoop | None":
     """The :class:`IOLoop` whose thread is calling, else None."""
-    return getattr(_current, "loop", None)
+    return _loops_by_thread.get(_get_ident())
 
 
 class IOLoop:
@@ -65,6 +70,9 @@ class IOLoop:
         self._timers: list[_Timer] = []
         self._stopping = False
         self._deferred: list[Callable[[], Any]] = []
+        #: sockets read by their owning VU thread (inbox.py), checked for a busy owner
+        self._watched: set = set()
+        self._watch_timer: _Timer | None = None
         self.thread = threading.Thread(target=self._run, name=name, daemon=True)
         self.thread.start()
 
@@ -96,13 +104,29 @@ class IOLoop:
         """
         self._deferred.append(fn)
 
+    def watch(self, conn: Any) -> None:
+        """Check ``conn.check_owner_busy`` every ``BUSY_HANDOVER_S`` while it returns True."""
+        self._watched.add(conn)
+        if self._watch_timer is None:
+            self._watch_timer = self.call_later(BUSY_HANDOVER_S, self._check_watched)
+
+    def _check_watched(self) -> None:
+        self._watch_timer = None
+        now = time.monotonic()
+        watched = self._watched
+        for conn in list(watched):
+            if not conn.check_owner_busy(now, BUSY_HANDOVER_S):
+                watched.discard(conn)
+        if watched:
+            self._watch_timer = self.call_later(BUSY_HANDOVER_S, self._check_watched)
+
     def call_later(self, delay: float, fn: Callable, *args: Any) -> _Timer:
         t = _Timer(time.monotonic() + delay, fn, args)
         heapq.heappush(self._timers, t)
         return t
 
     def _run(self) -> None:
-        _current.loop = self
+        _loops_by_thread[_get_ident()] = self
         sel = self.sel
         calls = self._calls
         timers = self._timers
@@ -155,6 +179,7 @@ class IOLoop:
                         log.exception("websocket deferred call failed")
             if self._stopping and not calls:
                 break
+        _loops_by_thread.pop(_get_ident(), None)
         try:
             sel.close()
         finally:
@@ -214,6 +239,9 @@ class TransportHub:
         self.closed = False
 
     def loop(self) -> IOLoop:
+        loops = self._loops
+        if loops and not self.closed:  # no lock once started: VUs dial all at once
+            return loops[next(self._rr) % len(loops)]
         with self._lock:
             if self.closed:
                 raise RuntimeError("transport hub is shut down")
@@ -221,17 +249,16 @@ class TransportHub:
                 self._loops = [IOLoop(f"{self.name}-io-{i}") for i in range(self._n_loops)]
             return self._loops[next(self._rr) % len(self._loops)]
 
+    # set.add/discard/list(set) are atomic under the GIL: no lock (1,000 VUs dialing on the
+    # same tick queued on it, each wait a GIL hand-off)
     def add(self, conn: Any) -> None:
-        with self._lock:
-            self._conns.add(conn)
+        self._conns.add(conn)
 
     def discard(self, conn: Any) -> None:
-        with self._lock:
-            self._conns.discard(conn)
+        self._conns.discard(conn)
 
     def connections(self) -> list:
-        with self._lock:
-            return list(self._conns)
+        return list(self._conns)
 
     def resolve(self, host: str, port: int, loop: IOLoop, cb: Callable) -> None:
         """``cb(list_of_addrinfo | OSError)`` is called on ``loop``."""

@@ -62,6 +62,46 @@ def test_parser_protocol_errors_keep_earlier_frames(frame, msg):
     assert p.feed(server_frame(OP_TEXT, b"x")) == []
 
 
+def test_parser_fast_and_general_paths_agree_on_any_chunking():
+    import random
+    rnd = random.Random(7)
+    frames, expected = [], []
+    for _ in range(300):
+        kind = rnd.choice(["text", "bin", "medium", "big", "ping", "frag"])
+        if kind == "text":
+            body = b"t" * rnd.randint(0, 125)
+            frames.append(server_frame(OP_TEXT, body)); expected.append((OP_TEXT, body, False))
+        elif kind == "bin":
+            body = bytes([rnd.randint(0, 255)]) * rnd.randint(0, 125)
+            frames.append(server_frame(OP_BINARY, body)); expected.append((OP_BINARY, body, False))
+        elif kind == "medium":
+            body = b"m" * rnd.randint(126, 3000)
+            frames.append(server_frame(OP_TEXT, body)); expected.append((OP_TEXT, body, False))
+        elif kind == "big":
+            body = b"b" * 70_000
+            frames.append(server_frame(OP_BINARY, body)); expected.append((OP_BINARY, body, False))
+        elif kind == "ping":
+            frames.append(server_frame(OP_PING, b"p")); expected.append((OP_PING, b"p", False))
+        else:
+            frames += [server_frame(OP_TEXT, b"ab", fin=False), server_frame(0, b"cd")]
+            expected.append((OP_TEXT, b"abcd", False))
+    data = b"".join(frames)
+    for trial in range(20):
+        p = FrameParser(max_size=1 << 20)
+        out, pos = [], 0
+        while pos < len(data):
+            step = rnd.choice([1, 7, 100, 4096, 65536, len(data)])
+            out += p.feed(data[pos:pos + step])
+            pos += step
+        assert out == expected
+
+
+def test_parser_fast_path_respects_the_size_limit():
+    p = FrameParser(max_size=10)
+    out = p.feed(server_frame(OP_TEXT, b"ok") + server_frame(OP_TEXT, b"x" * 11))
+    assert out == [(OP_TEXT, b"ok", False), (OP_ERROR, b"read limit exceeded", False)]
+
+
 def test_parser_rsv1_allowed_with_deflate():
     p = FrameParser(allow_rsv1=True)
     assert p.feed(server_frame(OP_TEXT, b"z", rsv1=True)) == [(OP_TEXT, b"z", True)]
