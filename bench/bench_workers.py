@@ -32,12 +32,9 @@ import shutil
 import statistics
 import subprocess
 import sys
-import resource
 import tempfile
-import threading
-import time
 
-from _common import ROOT, k6_binary
+from _common import ROOT, k6_binary, run_tool
 
 EMPTY = "export default function () {}\n"
 
@@ -127,93 +124,6 @@ class Server:
             self.proc.wait(10)
         except (OSError, subprocess.TimeoutExpired):
             self.proc.kill()
-
-
-def _children(pid: int) -> list[int]:
-    try:
-        with open(f"/proc/{pid}/task/{pid}/children") as fh:
-            return [int(x) for x in fh.read().split()]
-    except OSError:
-        return []
-
-
-def _mem_kb(pid: int) -> tuple[int, int]:
-    """(RSS, PSS) of a process in KiB, from /proc/<pid>/smaps_rollup ((0, 0) if it is gone)."""
-    rss = pss = 0
-    try:
-        with open(f"/proc/{pid}/smaps_rollup") as fh:
-            for line in fh:
-                if line.startswith("Rss:"):
-                    rss = int(line.split()[1])
-                elif line.startswith("Pss:"):
-                    pss = int(line.split()[1])
-    except OSError:
-        pass
-    return rss, pss
-
-
-def _label(pid: int, root: int) -> str:
-    """What a process of the tool is: coordinator (the tool's own process when it has
-    children), or the worker kind (forked workers name themselves jsr-<kind> in comm)."""
-    if pid == root:
-        return "main"
-    try:
-        with open(f"/proc/{pid}/comm") as fh:
-            comm = fh.read().strip()
-        with open(f"/proc/{pid}/cmdline", "rb") as fh:
-            argv = fh.read().split(b"\0")
-    except OSError:
-        return "?"
-    if comm.startswith("jsr-"):
-        return comm[4:]
-    if b"jsrunner.worker" in argv:
-        i = argv.index(b"jsrunner.worker")
-        return argv[i + 1].decode() if i + 1 < len(argv) else "worker"
-    return comm
-
-
-def run_tool(cmd: list[str], env: dict[str, str], timeout: float = 600) -> dict:
-    """Run ``cmd`` to the end: return code, wall and CPU seconds (children's rusage, so its
-    waited-for workers count), the peaks of the RSS and of the PSS summed over its process
-    tree, and each process's peak RSS/PSS (all sampled every 50 ms), stdout, stderr."""
-    before = resource.getrusage(resource.RUSAGE_CHILDREN)
-    t0 = time.perf_counter()
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
-    peak = {"rss": 0, "pss": 0}
-    per: dict[int, dict] = {}
-    done = threading.Event()
-
-    def sample() -> None:
-        while not done.wait(0.05):
-            rss = pss = 0
-            todo = [proc.pid]
-            while todo:
-                pid = todo.pop()
-                r, p = _mem_kb(pid)
-                rss, pss = rss + r, pss + p
-                row = per.get(pid)
-                if row is None and r:
-                    row = per[pid] = {"label": _label(pid, proc.pid), "rss": 0, "pss": 0}
-                if row is not None:
-                    row["rss"], row["pss"] = max(row["rss"], r), max(row["pss"], p)
-                todo.extend(_children(pid))
-            peak["rss"], peak["pss"] = max(peak["rss"], rss), max(peak["pss"], pss)
-
-    th = threading.Thread(target=sample, daemon=True)
-    th.start()
-    try:
-        out, err = proc.communicate(timeout=timeout)
-    finally:
-        done.set()
-        th.join()
-    wall = time.perf_counter() - t0
-    after = resource.getrusage(resource.RUSAGE_CHILDREN)
-    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
-    if len(per) > 1 and proc.pid in per:
-        per[proc.pid]["label"] = "coordinator"
-    procs = sorted(per.values(), key=lambda r: (r["label"] != "coordinator", r["label"]))
-    return {"rc": proc.returncode, "wall": wall, "cpu": cpu, "rss_mb": peak["rss"] / 1024,
-            "pss_mb": peak["pss"] / 1024, "procs": procs, "stderr": err, "stdout": out}
 
 
 def metrics(path: str) -> dict:

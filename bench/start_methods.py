@@ -23,15 +23,11 @@ import subprocess
 import sys
 import time
 
+from _common import mem_kb
+
 
 def mem_mb(pid: int) -> tuple[float, float]:
-    rss = pss = 0
-    with open(f"/proc/{pid}/smaps_rollup") as fh:
-        for line in fh:
-            if line.startswith("Rss:"):
-                rss = int(line.split()[1])
-            elif line.startswith("Pss:"):
-                pss = int(line.split()[1])
+    rss, pss = mem_kb(pid)
     return rss / 1024, pss / 1024
 
 

@@ -86,32 +86,30 @@ class Scope:
     children: dict[str, "Scope"] = field(default_factory=dict)
 
     def add(self, metric: Metric, value: float, time_ns: int, tags: dict) -> None:
-        sink = self.sinks.get(metric.name)
-        if sink is None:
-            sink = self.sinks[metric.name] = new_sink(metric.type)
-        sink.add(value, time_ns)
+        self._sink(metric).add(value, time_ns)
         if metric.name == "checks":
-            check = tags.get("check")
-            if check is not None:
-                pf = self.checks.get(check)
-                if pf is None:
-                    pf = self.checks[check] = [0, 0]
-                pf[0 if value else 1] += 1
+            self._count_check(tags, 1 if value else 0, 0 if value else 1)
 
     def add_many(self, metric: Metric, values: list[float], time_ns: int, tags: dict) -> None:
+        self._sink(metric).add_many(values, time_ns)
+        if metric.name == "checks":
+            passes = len(values) - values.count(0)
+            self._count_check(tags, passes, len(values) - passes)
+
+    def _sink(self, metric: Metric) -> Sink:
         sink = self.sinks.get(metric.name)
         if sink is None:
             sink = self.sinks[metric.name] = new_sink(metric.type)
-        sink.add_many(values, time_ns)
-        if metric.name == "checks":
-            check = tags.get("check")
-            if check is not None:
-                pf = self.checks.get(check)
-                if pf is None:
-                    pf = self.checks[check] = [0, 0]
-                passes = len(values) - values.count(0)
-                pf[0] += passes
-                pf[1] += len(values) - passes
+        return sink
+
+    def _count_check(self, tags: dict, passes: int, fails: int) -> None:
+        check = tags.get("check")
+        if check is not None:
+            pf = self.checks.get(check)
+            if pf is None:
+                pf = self.checks[check] = [0, 0]
+            pf[0] += passes
+            pf[1] += fails
 
     def child(self, name: str) -> "Scope":
         c = self.children.get(name)
@@ -369,14 +367,21 @@ class MetricsEngine:
         self._group_node(tags.get("group", ""))
 
     def _scope_add_many(self, metric: Metric, values: list[float], t: int, tags: dict) -> None:
+        for scope in self._scopes_of(tags):
+            scope.add_many(metric, values, t, tags)
+
+    def _scopes_of(self, tags: dict) -> list[Scope]:
+        """The ``full`` mode scopes a sample with ``tags`` counts in: its scenario's, its group's."""
+        scopes = []
         scenario = tags.get("scenario")
         if scenario == "default":
             scenario = None
         if scenario is not None:
-            self._scope_for(scenario, "").add_many(metric, values, t, tags)
+            scopes.append(self._scope_for(scenario, ""))
         group = tags.get("group")
         if group and group not in _UNGROUPED:
-            self._scope_for(scenario, group).add_many(metric, values, t, tags)
+            scopes.append(self._scope_for(scenario, group))
+        return scopes
 
     def _group_node(self, path: str) -> GroupNode:
         node = self._group_nodes.get(path)
@@ -433,14 +438,8 @@ class MetricsEngine:
         return scope
 
     def _scope_add(self, metric: Metric, v: float, t: int, tags: dict) -> None:
-        scenario = tags.get("scenario")
-        if scenario == "default":
-            scenario = None
-        if scenario is not None:
-            self._scope_for(scenario, "").add(metric, v, t, tags)
-        group = tags.get("group")
-        if group and group not in _UNGROUPED:
-            self._scope_for(scenario, group).add(metric, v, t, tags)
+        for scope in self._scopes_of(tags):
+            scope.add(metric, v, t, tags)
 
     # --------------------------------------------------------------------- queries
     def metric(self, name: str) -> Metric:
