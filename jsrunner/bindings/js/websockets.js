@@ -252,7 +252,7 @@ function handlerThrew(S, e) {
 }
 
 // Batch items (see bindings/websockets.py): [sid, 0, protocol, extensions] open,
-// [sid, 1|2, text|base64, tsMs] message, [sid, 3, error] error,
+// [sid, 1|2, text|base64, tsUs] message, [sid, 3, error] error,
 // [sid, 4, code, reason, protocol, extensions, bufferedAmount] close, [sid, 5] ping, [sid, 6] pong.
 // `wss.ack` tells Python which accepted messages were not dispatched after all (close() or a
 // failure earlier in the batch: their ws_msgs_received samples are dropped); it also follows
@@ -278,7 +278,7 @@ function onBatch(batch) {
             data = K.unb64(data);
             if (S.bt === 'blob') data = ext().toBlob(data);
           }
-          const ts = ev[3];
+          const ts = ev[3] / 1000;
           const ws = S.ws;
           const e = { get type() { return 'message'; }, get target() { return ws; }, get timestamp() { return ts; },
                       data: data, origin: S.url };
