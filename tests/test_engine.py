@@ -134,3 +134,17 @@ def test_the_extension_is_loaded_without_the_dukpy_package():
             "import dukpy; print(sys.modules['dukpy._dukpy'] is e._dukpy, dukpy.JSRuntimeError is e.JSRuntimeError)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.split() == ["False", "False", "True", "True"]
+
+
+def test_host_call_codecs_match_the_json_module() -> None:
+    import json
+
+    from jsrunner.engine import _dumps, _loads
+    values = [0, -1.5, 2**70, 1e300, "", 'quote " and é', None, True, [], {}, [1, [2, {"a": [None]}]],
+              {"k": float("nan")}]
+    for v in values:
+        assert _dumps(v) == json.dumps(v, separators=(",", ":"))
+    for v in values[:-1]:  # NaN != NaN
+        assert _loads(_dumps(v)) == v
+    with pytest.raises(TypeError, match="not JSON serializable"):
+        _dumps(object())
