@@ -136,8 +136,6 @@ class VU:
         self.on_close: list[Callable[[], None]] = []
         self.binding_state: dict[str, Any] = {}
         self._samples_in = SampleDecoder()  # tag sets and contexts of the JS's samples
-        #: position inside a batch of iterations run back to back in JS (k6/execution)
-        self.batch_offset = 0
         self.thread: threading.Thread | None = None
 
     # ---- set-up ------------------------------------------------------------------------
@@ -326,12 +324,12 @@ class VU:
         return self._next()
 
     def _jobs_before_next(self, offset: int) -> int | None:
-        """Asked before each extra iteration of a batch; ``offset`` = its place in it."""
+        """Asked before each extra iteration of a batch when JS cannot read the job queue
+        itself (the engine found no job list to expose: see ``busy`` in runtime.js)."""
         engine = self.engine
         assert engine is not None
         if engine.jobs_pending() or engine.rejection_pending() or self.interrupt.is_set():
             return 1
-        self.batch_offset = offset
         return None
 
     def _batch_done(self, samples: list[Any] | None, marks: list[float],
@@ -351,7 +349,6 @@ class VU:
         assert engine is not None
         phase = self.phase
         assert phase is not None
-        self.batch_offset = 0
         converted: float | None = None
         if ongoing is None and (engine.jobs_pending() or engine.rejection_pending() or len(self.timers)
                                 or self.refs > 0 or not self.inbox.empty() or self.interrupt.is_set()

@@ -4,6 +4,10 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
+from jsrunner import engine as engine_mod
+
 from .helpers import run_script
 
 
@@ -32,7 +36,16 @@ def test_shared_iterations_counts_are_exact(tmp_path):
     assert "iters_seen" not in m  # __ITER advanced by exactly one every iteration of a VU
 
 
-def test_per_vu_iterations_and_microtasks_inside_batches(tmp_path):
+@pytest.fixture(params=["shared memory", "host call"])
+def job_check(request, monkeypatch):
+    """Between two iterations of a batch JS reads the job queue through the engine's
+    ArrayBuffer views, or asks Python ('J') when the job list could not be found."""
+    if request.param == "host call":
+        monkeypatch.setattr(engine_mod, "_JOB_LIST_OFFSET", [None])
+    return request.param
+
+
+def test_per_vu_iterations_and_microtasks_inside_batches(tmp_path, job_check):
     _, m = _export(tmp_path, """
         import { Counter } from 'k6/metrics';
         const c = new Counter('cnt');
