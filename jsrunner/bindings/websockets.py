@@ -50,6 +50,7 @@ import time
 from functools import partial
 from typing import TYPE_CHECKING, Any
 
+from ..gostrings import go_quote
 from ..transport import CloseArgumentError, InvalidStateError, WebSocketConnection, WSState
 from ..transport.hub import current_loop
 from ..transport.state import canonical_header_key
@@ -83,31 +84,6 @@ _HEX = "0123456789abcdefABCDEF"
 _MODE_PATH, _MODE_HOST, _MODE_ZONE, _MODE_USER, _MODE_FRAGMENT, _MODE_QUERY = range(6)
 
 
-def _go_quote(s: str) -> str:
-    """Go's ``strconv.Quote`` (enough of it for error texts)."""
-    out = ['"']
-    for ch in s:
-        o = ord(ch)
-        if ch == '"':
-            out.append('\\"')
-        elif ch == "\\":
-            out.append("\\\\")
-        elif ch == "\n":
-            out.append("\\n")
-        elif ch == "\t":
-            out.append("\\t")
-        elif ch == "\r":
-            out.append("\\r")
-        elif o < 0x20 or o == 0x7F:
-            out.append(f"\\x{o:02x}")
-        elif 0xD800 <= o <= 0xDFFF:
-            out.append("\\ufffd")
-        else:
-            out.append(ch)
-    out.append('"')
-    return "".join(out)
-
-
 def _should_escape(c: int, mode: int) -> bool:
     ch = chr(c)
     if ch.isascii() and ch.isalnum():
@@ -139,17 +115,17 @@ def _unescape(s: bytes, mode: int) -> bytes:
         if c == 0x25:  # %
             if i + 2 >= n or chr(s[i + 1]) not in _HEX or chr(s[i + 2]) not in _HEX:
                 bad = s[i:i + 3]
-                raise URLError("invalid URL escape " + _go_quote(bad.decode("utf-8", "replace")))
+                raise URLError("invalid URL escape " + go_quote(bad.decode("utf-8", "replace")))
             if mode == _MODE_HOST and int(chr(s[i + 1]), 16) < 8 and s[i:i + 3] != b"%25":
-                raise URLError("invalid URL escape " + _go_quote(s[i:i + 3].decode()))
+                raise URLError("invalid URL escape " + go_quote(s[i:i + 3].decode()))
             if mode == _MODE_ZONE:
                 v = int(s[i + 1:i + 3], 16)
                 if s[i:i + 3] != b"%25" and v != 0x20 and _should_escape(v, _MODE_HOST):
-                    raise URLError("invalid URL escape " + _go_quote(s[i:i + 3].decode()))
+                    raise URLError("invalid URL escape " + go_quote(s[i:i + 3].decode()))
             i += 3
         else:
             if mode in (_MODE_HOST, _MODE_ZONE) and c < 0x80 and _should_escape(c, mode):
-                raise URLError("invalid character " + _go_quote(chr(c)) + " in host name")
+                raise URLError("invalid character " + go_quote(chr(c)) + " in host name")
             i += 1
     out = bytearray()
     i = 0
@@ -199,7 +175,7 @@ def _parse_host(host: bytes) -> bytes:
             raise URLError("missing ']' in host")
         colon_port = host[i + 1:].decode("utf-8", "replace")
         if not _valid_port(colon_port):
-            raise URLError(f"invalid port {_go_quote(colon_port)} after host")
+            raise URLError(f"invalid port {go_quote(colon_port)} after host")
         zone = host[:i].find(b"%25")
         if zone >= 0:
             return (_unescape(host[:zone], _MODE_HOST) + _unescape(host[zone:i], _MODE_ZONE)
@@ -209,7 +185,7 @@ def _parse_host(host: bytes) -> bytes:
         if i != -1:
             colon_port = host[i:].decode("utf-8", "replace")
             if not _valid_port(colon_port):
-                raise URLError(f"invalid port {_go_quote(colon_port)} after host")
+                raise URLError(f"invalid port {go_quote(colon_port)} after host")
     return _unescape(host, _MODE_HOST)
 
 
@@ -360,12 +336,12 @@ def check_url(raw: str) -> list[Any]:
     try:
         u = go_url_parse(raw)
     except URLError as exc:
-        return ["err", f"WebSocket requires valid url, but got {_go_quote(raw)} which resulted in "
-                       f"parse {_go_quote(getattr(exc, 'url', raw))}: {exc}"]
+        return ["err", f"WebSocket requires valid url, but got {go_quote(raw)} which resulted in "
+                       f"parse {go_quote(getattr(exc, 'url', raw))}: {exc}"]
     if u.scheme not in ("ws", "wss"):
-        return ["err", f"WebSocket requires url with scheme ws or wss, but got {_go_quote(u.scheme)}"]
+        return ["err", f"WebSocket requires url with scheme ws or wss, but got {go_quote(u.scheme)}"]
     if u.fragment:
-        return ["err", f"WebSocket requires no url fragment, but got {_go_quote(u.fragment)}"]
+        return ["err", f"WebSocket requires no url fragment, but got {go_quote(u.fragment)}"]
     text = u.string()
     fail = None
     if u.user is not None:

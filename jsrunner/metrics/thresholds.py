@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Any, Iterable, Mapping
 
 from jsrunner.errors import ConfigError
+from jsrunner.gostrings import go_quote
 from jsrunner.metrics.registry import MetricType, Registry
 from jsrunner.metrics.sinks import CounterSink, GaugeSink, RateSink, Sink, TrendSink
 
@@ -78,28 +79,6 @@ def _go_g(x: float) -> str:
     if x == int(x) and abs(x) < 1e21:
         return str(int(x))
     return repr(x)
-
-
-def go_quote(s: str) -> str:
-    """Go ``%q`` of a string (enough of ``strconv.Quote`` for messages)."""
-    out = ['"']
-    for ch in s:
-        if ch == '"':
-            out.append('\\"')
-        elif ch == "\\":
-            out.append("\\\\")
-        elif ch == "\n":
-            out.append("\\n")
-        elif ch == "\t":
-            out.append("\\t")
-        elif ch == "\r":
-            out.append("\\r")
-        elif ord(ch) < 0x20 or ord(ch) == 0x7F:
-            out.append(f"\\x{ord(ch):02x}")
-        else:
-            out.append(ch)
-    out.append('"')
-    return "".join(out)
 
 
 _DEC_FLOAT = re.compile(r"[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?\Z")
