@@ -16,6 +16,23 @@ import time
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
+#: 1,000-VU shape of bench_websockets (vus) and bench_workers (rss): every VU keeps one socket
+#: open, sending one message a second for 10 s
+MANY = """
+import { WebSocket } from 'k6/experimental/websockets';
+import { setInterval, clearInterval } from 'k6/timers';
+export const options = { scenarios: { s: { executor: 'per-vu-iterations', vus: Number(__ENV.VUS),
+                                           iterations: 1, maxDuration: '120s' } } };
+export default function () {
+  const ws = new WebSocket(__ENV.URL + '/echo');
+  let sent = 0, got = 0, id;
+  ws.onopen = () => { id = setInterval(() => { if (sent < 10) { ws.send('ping ' + sent); sent++; } }, 1000); };
+  ws.onmessage = () => { if (++got === 10) { clearInterval(id); ws.close(); } };
+  ws.onerror = (e) => console.error(e.error);
+}
+"""
+
+
 def k6_binary() -> str | None:
     if os.path.exists("/tmp/k6venv/bin/k6"):
         return "/tmp/k6venv/bin/k6"

@@ -30,7 +30,7 @@ import subprocess
 import sys
 import tempfile
 
-from _common import ROOT, k6_binary, run_tool as _run_tool
+from _common import MANY, ROOT, k6_binary, run_tool as _run_tool
 
 RT = """
 import { WebSocket } from 'k6/experimental/websockets';
@@ -59,19 +59,6 @@ export default function () {
 }
 """
 
-MANY = """
-import { WebSocket } from 'k6/experimental/websockets';
-import { setInterval, clearInterval } from 'k6/timers';
-export const options = { scenarios: { s: { executor: 'per-vu-iterations', vus: Number(__ENV.VUS),
-                                           iterations: 1, maxDuration: '90s' } } };
-export default function () {
-  const ws = new WebSocket(__ENV.URL + '/echo');
-  let sent = 0, got = 0, id;
-  ws.onopen = () => { id = setInterval(() => { if (sent < 10) { ws.send('ping ' + sent); sent++; } }, 1000); };
-  ws.onmessage = () => { if (++got === 10) { clearInterval(id); ws.close(); } };
-  ws.onerror = (e) => console.error(e.error);
-}
-"""
 
 # the same 1000-VU shape without any socket: what the VU runtime itself costs (context)
 BASE = """

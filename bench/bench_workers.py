@@ -34,7 +34,7 @@ import subprocess
 import sys
 import tempfile
 
-from _common import ROOT, k6_binary, run_tool
+from _common import MANY, ROOT, k6_binary, run_tool
 
 EMPTY = "export default function () {}\n"
 
@@ -63,19 +63,6 @@ function user(i) {
 export default function () { for (let i = 0; i < 4; i++) user(i); }
 """
 
-MANY = """
-import { WebSocket } from 'k6/experimental/websockets';
-import { setInterval, clearInterval } from 'k6/timers';
-export const options = { scenarios: { s: { executor: 'per-vu-iterations', vus: Number(__ENV.VUS),
-                                           iterations: 1, maxDuration: '120s' } } };
-export default function () {
-  const ws = new WebSocket(__ENV.URL + '/echo');
-  let sent = 0, got = 0, id;
-  ws.onopen = () => { id = setInterval(() => { if (sent < 10) { ws.send('ping ' + sent); sent++; } }, 1000); };
-  ws.onmessage = () => { if (++got === 10) { clearInterval(id); ws.close(); } };
-  ws.onerror = (e) => console.error(e.error);
-}
-"""
 
 # the test server in a child process, answering "stats" / "reset" on stdin
 SERVER = """
