@@ -41,12 +41,18 @@ def _until(cond, timeout: float = 5.0) -> bool:
     return cond()
 
 
-def test_messages_are_read_on_the_waiting_thread(plain_server):
+def _connect_echo(server):
+    """An owner (a VU stand-in reading in its own waits) and its started echo connection."""
     owner = Owner()
-    conn = WebSocketConnection(plain_server.url("/echo"), on_event=owner.on_event,
+    conn = WebSocketConnection(server.url("/echo"), on_event=owner.on_event,
                                on_sample=owner.samples.append, inbox=owner.inbox)
     owner.conn = conn
     conn.start()
+    return owner, conn
+
+
+def test_messages_are_read_on_the_waiting_thread(plain_server):
+    owner, conn = _connect_echo(plain_server)
     try:
         assert owner.next_event()[0] == "open"
         for i in range(20):
@@ -69,11 +75,7 @@ def test_messages_are_read_on_the_waiting_thread(plain_server):
 
 
 def test_a_busy_owner_hands_reading_back_to_the_io_thread(plain_server):
-    owner = Owner()
-    conn = WebSocketConnection(plain_server.url("/echo"), on_event=owner.on_event,
-                               on_sample=owner.samples.append, inbox=owner.inbox)
-    owner.conn = conn
-    conn.start()
+    owner, conn = _connect_echo(plain_server)
     try:
         assert owner.next_event()[0] == "open"
         conn.ping()  # the owner does not wait any more: only the I/O thread can read the Pong
