@@ -43,6 +43,7 @@ from .deflate import OFFER, NegotiationError, PerMessageDeflate
 from .frames import (OP_BINARY, OP_CLOSE, OP_ERROR, OP_PING, OP_PONG, OP_TEXT, FrameParser,
                      READ_LIMIT_ERROR,
                      close_payload, encode_frame)
+from . import heldio
 from .hub import TransportHub, get_hub
 
 EVENT_READ, EVENT_WRITE = selectors.EVENT_READ, selectors.EVENT_WRITE
@@ -219,6 +220,8 @@ class WebSocketConnection:
         self._deflate: PerMessageDeflate | None = None
         self._proxy = None
         self._tls = False
+        #: plain TCP: reads and writes keep the GIL (heldio); TLS goes through ssl
+        self._held = heldio.available
         self._teardown_after_flush = False
         self._write_failed = False
         self.bytes_sent = 0
@@ -288,7 +291,8 @@ class WebSocketConnection:
                 sock = self._sock
                 if self._phase == _OPEN and not self._out and sock is not None:
                     try:
-                        sent = sock.send(frame)
+                        sent = (heldio.send(sock.fileno(), frame) if self._held
+                                else sock.send(frame))
                     except (BlockingIOError, InterruptedError, ssl.SSLWantWriteError,
                             ssl.SSLWantReadError):
                         sent = 0
@@ -672,6 +676,7 @@ class WebSocketConnection:
                                              do_handshake_on_connect=False)
                 self._registered = 0  # new socket object: re-register
                 self._tls = True
+                self._held = False
             except (ssl.SSLError, OSError, ValueError) as e:
                 self._dial_failed(_tls_error_text(e))
                 return
@@ -969,9 +974,10 @@ class WebSocketConnection:
         """
         sock = self._sock
         budget = _READ_ROUND  # then let the events out (and flow control act)
+        held = self._held
         try:
             while True:
-                data = sock.recv(65536)
+                data = heldio.recv(sock.fileno()) if held else sock.recv(65536)
                 if not data:
                     out.extend(self.state.transport_eof(time.time_ns()))
                     self._phase = _DONE_PENDING

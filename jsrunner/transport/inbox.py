@@ -27,6 +27,8 @@ import threading
 import time
 from typing import Any, Protocol
 
+from . import heldio
+
 #: a VU that has not waited on its inbox for this long is "busy": the I/O thread reads its
 #: sockets again (pongs, close handshakes and TCP flow control keep working meanwhile)
 BUSY_HANDOVER_S = 0.05
@@ -61,6 +63,8 @@ class Inbox:
         self._efd: int | None = None
         self._efd_lock = threading.Lock()
         self._poll: Any = None
+        #: the same descriptors as ``_poll``, for checks that must not release the GIL
+        self._check: heldio.ReadyCheck | None = heldio.ReadyCheck() if heldio.available else None
         self._readers: dict[int, DirectReader] = {}
         self._adds: collections.deque[DirectReader] = collections.deque()
 
@@ -122,7 +126,8 @@ class Inbox:
             if self._handle_ready(ready) and len(self._readers) > 1:
                 # sockets that became readable while those were read (a broadcast reaching
                 # several sockets of this VU): one batch for JS instead of one each
-                self._handle_ready(self._poll.poll(0))
+                check = self._check
+                self._handle_ready(check.ready() if check is not None else self._poll.poll(0))
             if not q.empty():
                 return q.get_nowait()
             if self._adds:
@@ -170,18 +175,30 @@ class Inbox:
                     continue  # out of descriptors: the I/O thread keeps reading it
                 with self._efd_lock:
                     self._efd = efd
-                self._poll.register(efd, _POLLIN)
+                self._register(efd, _POLLIN)
             old = self._readers.get(fd)
             if old is not None and old is not reader:
-                self._poll.unregister(fd)
+                self._unregister(fd)
             self._readers[fd] = reader
-            self._poll.register(fd, _POLLIN)
+            self._register(fd, _POLLIN)
             reader.want_direct()
+
+    def _register(self, fd: int, events: int) -> None:
+        self._poll.register(fd, events)
+        if self._check is not None:
+            self._check.register(fd, events)
+
+    def _unregister(self, fd: int) -> None:
+        try:
+            self._poll.unregister(fd)
+        finally:
+            if self._check is not None:
+                self._check.unregister(fd)
 
     def _drop(self, fd: int) -> None:
         if self._readers.pop(fd, None) is not None:
             try:
-                self._poll.unregister(fd)
+                self._unregister(fd)
             except (KeyError, ValueError, OSError):
                 pass
 
@@ -191,7 +208,7 @@ class Inbox:
         readers, self._readers = self._readers, {}
         for fd, reader in readers.items():
             try:
-                self._poll.unregister(fd)
+                self._unregister(fd)
             except (KeyError, ValueError, OSError):
                 pass
             reader.release_direct()
@@ -212,7 +229,7 @@ class Inbox:
         if efd is not None:
             try:
                 if self._poll is not None:
-                    self._poll.unregister(efd)
+                    self._unregister(efd)
             except (KeyError, ValueError, OSError):
                 pass
             os.close(efd)

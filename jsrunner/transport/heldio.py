@@ -1,0 +1,106 @@
+"""Non-blocking socket reads and writes that keep the GIL.
+
+``socket.send``/``recv`` release the GIL around the system call. On a non-blocking socket
+the call never waits, but releasing the GIL while other threads want it hands it over:
+the other thread is woken, and this one must queue for the GIL again when the call
+returns — two futex operations and usually two context switches for a call that takes a
+few microseconds. With dozens of VU threads reading their own sockets (the chat
+workload: 50 VUs x 4 sockets) those hand-offs were most of the process's futex calls and
+a third of its CPU time (``perf stat`` / ``perf record -e syscalls:sys_enter_futex``).
+
+Calling libc through ``ctypes.PyDLL`` keeps the GIL for the call. Only for plain-TCP,
+non-blocking sockets (TLS goes through the ``ssl`` module); where libc cannot be loaded
+``available`` is False and callers use the socket methods.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import os
+import sys
+
+available = False
+
+if sys.platform.startswith("linux"):
+    try:
+        _libc = ctypes.PyDLL(None, use_errno=True)
+        _send = _libc.send
+        _recv = _libc.recv
+        _poll = _libc.poll
+    except (OSError, AttributeError):  # pragma: no cover - unusual libc
+        pass
+    else:
+        _send.restype = ctypes.c_ssize_t
+        _send.argtypes = [ctypes.c_int, ctypes.c_char_p, ctypes.c_size_t, ctypes.c_int]
+        _recv.restype = ctypes.c_ssize_t
+        _recv.argtypes = [ctypes.c_int, ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int]
+        _poll.restype = ctypes.c_int
+        _poll.argtypes = [ctypes.c_void_p, ctypes.c_ulong, ctypes.c_int]
+        available = True
+
+#: MSG_DONTWAIT | MSG_NOSIGNAL: never block, a closed peer is EPIPE (not SIGPIPE)
+_SEND_FLAGS = 0x40 | 0x4000
+_RECV_FLAGS = 0x40
+RECV_SIZE = 65536
+# One buffer for the whole process is enough: it is only touched while the GIL is held
+# (the recv and the copy out of it happen in one stretch of this thread holding it).
+_buf = ctypes.create_string_buffer(RECV_SIZE) if available else None
+_string_at = ctypes.string_at
+_get_errno = ctypes.get_errno
+
+
+def _error() -> OSError:
+    err = _get_errno()
+    return OSError(err, os.strerror(err))  # maps to BlockingIOError, ConnectionResetError...
+
+
+def send(fd: int, data: bytes) -> int:
+    """Bytes written (may be fewer than ``len(data)``); raises like ``socket.send``."""
+    n = _send(fd, data, len(data), _SEND_FLAGS)
+    if n < 0:
+        raise _error()
+    return n
+
+
+def recv(fd: int) -> bytes:
+    """Up to :data:`RECV_SIZE` bytes; ``b""`` at EOF; raises like ``socket.recv``."""
+    n = _recv(fd, _buf, RECV_SIZE, _RECV_FLAGS)
+    if n < 0:
+        raise _error()
+    return _string_at(_buf, n)
+
+
+class _PollFd(ctypes.Structure):
+    _fields_ = [("fd", ctypes.c_int), ("events", ctypes.c_short), ("revents", ctypes.c_short)]
+
+
+class ReadyCheck:
+    """``poll(fds, 0)`` without releasing the GIL: which of a few descriptors are ready now.
+
+    The inbox asks this right after a wake-up (did a broadcast reach more of the VU's
+    sockets?); ``select.poll().poll(0)`` would release the GIL for it (see the module
+    docstring). The descriptor set changes rarely, so the C array is rebuilt lazily.
+    """
+
+    def __init__(self) -> None:
+        self._events: dict[int, int] = {}
+        self._array: ctypes.Array[_PollFd] | None = None
+
+    def register(self, fd: int, events: int) -> None:
+        self._events[fd] = events
+        self._array = None
+
+    def unregister(self, fd: int) -> None:
+        if self._events.pop(fd, None) is not None:
+            self._array = None
+
+    def ready(self) -> list[tuple[int, int]]:
+        """``(fd, revents)`` of the ready descriptors, as ``select.poll().poll(0)``."""
+        arr = self._array
+        if arr is None:
+            arr = self._array = (_PollFd * len(self._events))(
+                *((fd, ev, 0) for fd, ev in self._events.items()))
+        n = len(arr)
+        if _poll(arr, n, 0) <= 0:
+            return []
+        return [(p.fd, p.revents) for p in arr if p.revents]
