@@ -20,8 +20,9 @@ import os
 import sys
 
 available = False
+_WANT = os.environ.get("JSRUNNER_HELDIO", "1") != "0"
 
-if sys.platform.startswith("linux"):
+if _WANT and sys.platform.startswith("linux"):
     try:
         _libc = ctypes.PyDLL(None, use_errno=True)
         _send = _libc.send
