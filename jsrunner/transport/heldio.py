@@ -10,7 +10,8 @@ a third of its CPU time (``perf stat`` / ``perf record -e syscalls:sys_enter_fut
 
 Calling libc through ``ctypes.PyDLL`` keeps the GIL for the call. Only for plain-TCP,
 non-blocking sockets (TLS goes through the ``ssl`` module); where libc cannot be loaded
-``available`` is False and callers use the socket methods.
+``available`` is False and callers use the socket methods (``JSRUNNER_HELDIO=0`` does the
+same, for A/B measurements).
 """
 
 from __future__ import annotations
