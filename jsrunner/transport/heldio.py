@@ -12,6 +12,12 @@ Calling libc through ``ctypes.PyDLL`` keeps the GIL for the call. Only for plain
 non-blocking sockets (TLS goes through the ``ssl`` module); where libc cannot be loaded
 ``available`` is False and callers use the socket methods (``JSRUNNER_HELDIO=0`` does the
 same, for A/B measurements).
+
+Callers pass a descriptor, not a socket object, so the descriptor must stay the socket's for
+the whole call: hold the lock that guards closing it (``WebSocketConnection._lock``; its
+teardown closes the socket under that lock). Otherwise the GIL could pass to a thread that
+closes the socket, and the number could be reused by a new one, between ``fileno()`` and
+the system call.
 """
 
 from __future__ import annotations
