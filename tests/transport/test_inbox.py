@@ -156,3 +156,35 @@ def test_a_closed_descriptor_is_dropped() -> None:
     with pytest.raises(queue.Empty):
         box.wait(0.01)
     assert not box.has_readers()
+
+
+class BroadcastReader(FakeReader):
+    """Reading it makes data arrive on ``then`` (a broadcast reaching the VU's next socket
+    while the first is being read)."""
+
+    def __init__(self, inbox: Inbox, then: FakeReader) -> None:
+        super().__init__(inbox)
+        self.then = then
+
+    def read_direct(self) -> bool:
+        keep = super().read_direct()
+        self.then.b.send(b"also")
+        return keep
+
+
+def test_sockets_that_became_readable_meanwhile_are_read_in_the_same_wait() -> None:
+    box = Inbox()
+    second = FakeReader(box)
+    first = BroadcastReader(box, then=second)
+    try:
+        box.add_reader(first)
+        box.add_reader(second)
+        first.b.send(b"hello")
+        assert box.wait(5) == ("msg", b"hello")
+        # the re-check after the wake-up read the second socket before wait() returned
+        assert second.reads == [b"also"]
+        assert box.get_nowait() == ("msg", b"also")
+        assert box.empty()
+    finally:
+        first.close()
+        second.close()
