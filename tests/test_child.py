@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import json
+import os
 import queue
 import sys
 from pathlib import Path
 
 import pytest
 
+from jsrunner import child
 from jsrunner.child import Child, start_method
 
 from .helpers import write_script
@@ -114,3 +116,21 @@ def test_default_workers_follows_the_cpu_affinity(monkeypatch: pytest.MonkeyPatc
     monkeypatch.setattr(os, "sched_getaffinity", unsupported, raising=False)
     monkeypatch.setattr(os, "cpu_count", lambda: None)
     assert coordinator.default_workers() == 1
+
+
+def _rss_bytes() -> int:
+    with open("/proc/self/statm") as fh:
+        return int(fh.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="glibc's malloc_trim, /proc")
+def test_release_free_heap_hands_freed_heap_pages_back_before_a_fork() -> None:
+    # ~48 MB of 3 KB blocks from malloc's heap (under its mmap threshold), then all but a
+    # block at the top freed: the heap cannot shrink from the top, its pages stay resident
+    blocks = [bytes(3000) + bytes([i % 256]) for i in range(16000)]
+    pin = bytes(3000) + b"pin"
+    blocks = blocks[:0]
+    held = _rss_bytes()
+    assert child.release_free_heap() is True
+    assert held - _rss_bytes() > 16 << 20
+    assert pin.endswith(b"pin")
