@@ -9,7 +9,6 @@ usual ``https://jslib.k6.io/k6-utils/1.4.0/index.js`` import works offline; any 
 
 from __future__ import annotations
 
-import hashlib
 import os
 import re
 import threading
@@ -173,6 +172,7 @@ class ModuleLoader:
         return rel if rel.startswith("..") else "./" + rel
 
     def _download(self, url: str) -> str:
+        import hashlib  # here, not at the top: it maps OpenSSL's libcrypto (~3.5 MB of RSS)
         key = hashlib.sha256(url.encode()).hexdigest()[:32]
         cached = os.path.join(self.cache_dir, key + ".js")
         if os.path.exists(cached):
