@@ -234,6 +234,10 @@ def _dumps(value: Any) -> str:
     return "".join(_encode(value, 0))
 
 
+#: host function name -> its UTF-8 key, shared by every VU's table (~30 names a VU)
+_NAMES: dict[str, bytes] = {}
+
+
 class _Interpreter:
     """What ``_dukpy.eval_string`` needs of its interpreter object, leaner than dukpy's.
 
@@ -256,7 +260,10 @@ class _Interpreter:
         self.loader = loader
 
     def export_function(self, name: str, func: Callable[..., Any]) -> None:
-        self._bfuncs[name.encode("utf-8")] = func
+        key = _NAMES.get(name)
+        if key is None:
+            key = _NAMES.setdefault(name, name.encode("utf-8"))
+        self._bfuncs[key] = func
 
     def evaljs(self, code: str, **values: Any) -> Any:
         return self._eval(code, False, "<dukpy>", values)
@@ -312,6 +319,42 @@ def _leave_runtimes_to_the_os() -> None:
 atexit.register(_leave_runtimes_to_the_os)
 
 
+class _EngineRef(weakref.ref):  # type: ignore[type-arg]
+    """A weak reference to an engine that knows its runtime's address (for ``_forget``)."""
+
+    __slots__ = ("rt",)
+
+    def __new__(cls, engine: "Engine", rt: int) -> "_EngineRef":
+        ref = super().__new__(cls, engine, _forget)
+        ref.rt = rt
+        return ref
+
+    def __init__(self, engine: "Engine", rt: int) -> None:
+        super().__init__(engine, _forget)
+
+
+#: runtime address -> its engine, for the one interrupt handler every runtime shares (a
+#: ctypes callback per engine cost ~0.8 KB a VU)
+_ENGINES: dict[int, _EngineRef] = {}
+
+
+def _forget(ref: _EngineRef) -> None:
+    """An engine is gone: drop its entry, unless a newer runtime took the address over."""
+    if _ENGINES.get(ref.rt) is ref:
+        del _ENGINES[ref.rt]
+
+
+def _on_interrupt(rt: int | None, opaque: Any) -> int:
+    """QuickJS's interrupt handler of every runtime: the runtime's engine decides."""
+    ref = _ENGINES.get(rt or 0)
+    engine = ref() if ref is not None else None
+    return 0 if engine is None else engine._on_interrupt_poll()
+
+
+#: referenced for as long as this module lives (runtimes left to the OS at exit included)
+_ON_INTERRUPT = _INTERRUPT_HANDLER(_on_interrupt)
+
+
 class Engine:
     """One QuickJS runtime: evaluation, host functions and job-queue introspection."""
 
@@ -335,8 +378,8 @@ class Engine:
         #: our interrupt handler stopped the JS (cleared by ``take_interrupted``)
         self.interrupted = False
         self._raised: BaseException | None = None
-        self._handler = _INTERRUPT_HANDLER(self._on_interrupt_poll)  # referenced while rt lives
-        _lib.JS_SetInterruptHandler(self._rt, self._handler, None)
+        _ENGINES[self._rt] = _EngineRef(self, self._rt)
+        _lib.JS_SetInterruptHandler(self._rt, _ON_INTERRUPT, None)
         _LIVE.add(self)
         #: words JS reads without a host call: [0] the interrupt flag (``set_flag``),
         #: [2..3] the address of the runtime's job list head (0 when it is unknown)
@@ -392,7 +435,7 @@ class Engine:
         fired, self.interrupted = self.interrupted, False
         return fired
 
-    def _on_interrupt_poll(self, rt: Any, opaque: Any) -> int:
+    def _on_interrupt_poll(self) -> int:
         try:
             check = self._check
             if check is not None and check():

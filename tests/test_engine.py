@@ -148,3 +148,41 @@ def test_host_call_codecs_match_the_json_module() -> None:
         assert _loads(_dumps(v)) == v
     with pytest.raises(TypeError, match="not JSON serializable"):
         _dumps(object())
+
+
+def test_every_runtime_shares_one_interrupt_handler_that_asks_its_own_engine():
+    src = _Modules({})
+    stuck, busy = Engine(src), Engine(src)
+    stuck.set_interrupt_check(lambda: True)
+    asked: list[bool] = []
+    busy.set_interrupt_check(lambda: asked.append(True) or False)
+    with pytest.raises(JSRuntimeError, match="interrupted"):
+        stuck.eval("for (;;) {}")
+    assert stuck.take_interrupted() and not stuck.take_interrupted()
+    assert busy.eval("let n = 0; for (let i = 0; i < 300000; i++) n += i; n") == 44999850000
+    assert asked and not busy.take_interrupted()
+    assert engine_mod._ENGINES[stuck._rt]() is stuck and engine_mod._ENGINES[busy._rt]() is busy
+
+
+def test_a_dead_engines_entry_goes_but_not_a_newer_one_at_the_same_address():
+    eng = Engine(_Modules({}))
+    rt = eng._rt
+    del eng
+    import gc
+    gc.collect()
+    assert rt not in engine_mod._ENGINES
+    # a runtime freed and another allocated at its address before the old ref's callback ran
+    old, new = Engine(_Modules({})), Engine(_Modules({}))
+    stale = engine_mod._EngineRef(old, new._rt)
+    engine_mod._forget(stale)
+    assert engine_mod._ENGINES[new._rt]() is new
+    assert engine_mod._on_interrupt(None, None) == 0  # no runtime: nothing to stop
+
+
+def test_host_function_names_are_shared_between_engines():
+    a, b = Engine(_Modules({})), Engine(_Modules({}))
+    a.export("some.fn", lambda: 1)
+    b.export("some.fn", lambda: 2)
+    (key_a,), (key_b,) = a._interp._bfuncs.keys(), b._interp._bfuncs.keys()
+    assert key_a == b"some.fn" and key_a is key_b
+    assert a.eval("call_python('some.fn')") == 1 and b.eval("call_python('some.fn')") == 2
