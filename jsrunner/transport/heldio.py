@@ -25,6 +25,7 @@ from __future__ import annotations
 import ctypes
 import os
 import sys
+import threading
 
 available = False
 _WANT = os.environ.get("JSRUNNER_HELDIO", "1") != "0"
@@ -50,9 +51,13 @@ if _WANT and sys.platform.startswith("linux"):
 _SEND_FLAGS = 0x40 | 0x4000
 _RECV_FLAGS = 0x40
 RECV_SIZE = 65536
-# One buffer for the whole process is enough: it is only touched while the GIL is held
-# (the recv and the copy out of it happen in one stretch of this thread holding it).
+# One receive buffer for the whole process (64 KiB per thread would be 64 MB for 1,000 VU
+# threads). The GIL does not make "recv into it, then copy out" atomic: the interpreter may
+# switch threads between the two calls, and another reader would overwrite the buffer
+# first. The lock closes that gap; it is almost never contended (a switch has to land
+# exactly there), and a thread that finds it taken blocks, which lets the holder finish.
 _buf = ctypes.create_string_buffer(RECV_SIZE) if available else None
+_buf_lock = threading.Lock()
 _string_at = ctypes.string_at
 _get_errno = ctypes.get_errno
 
@@ -72,10 +77,11 @@ def send(fd: int, data: bytes) -> int:
 
 def recv(fd: int) -> bytes:
     """Up to :data:`RECV_SIZE` bytes; ``b""`` at EOF; raises like ``socket.recv``."""
-    n = _recv(fd, _buf, RECV_SIZE, _RECV_FLAGS)
-    if n < 0:
-        raise _error()
-    return _string_at(_buf, n)
+    with _buf_lock:
+        n = _recv(fd, _buf, RECV_SIZE, _RECV_FLAGS)
+        if n < 0:
+            raise _error()
+        return _string_at(_buf, n)
 
 
 class _PollFd(ctypes.Structure):

@@ -150,3 +150,42 @@ def test_plain_tcp_websockets_read_and_write_through_it(plain_server, monkeypatc
         conn.abort()
         owner.inbox.release()
 
+
+
+def test_threads_reading_at_once_each_get_their_own_bytes() -> None:
+    # recv fills a buffer and a second call copies it out; a thread switch between the two
+    # (forced here by a tiny switch interval) must not hand one thread another's bytes
+    import sys
+
+    pairs = [socket.socketpair() for _ in range(6)]
+    bad: list[str] = []
+
+    def reader(k: int, a: socket.socket, b: socket.socket) -> None:
+        b.setblocking(False)
+        payload = bytes([65 + k]) * 200
+        for _ in range(3000):
+            a.send(payload)
+            got = b""
+            while len(got) < len(payload):
+                try:
+                    got += heldio.recv(b.fileno())
+                except BlockingIOError:
+                    pass
+            if got != payload:
+                bad.append(f"thread {k} read {got[:8]!r}...")
+                return
+
+    old = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)
+    try:
+        threads = [threading.Thread(target=reader, args=(k, a, b)) for k, (a, b) in enumerate(pairs)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(60)
+    finally:
+        sys.setswitchinterval(old)
+        for a, b in pairs:
+            a.close()
+            b.close()
+    assert bad == []
