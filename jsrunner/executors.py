@@ -135,6 +135,9 @@ class VUHost:
                 if ex is None:
                     return None
                 self.current = ex
+                gate = ex.start_gate
+                if gate is not None:
+                    gate.release()
             phase = self.current.next_phase(vu)
             if phase is not None:
                 return phase
@@ -161,6 +164,8 @@ class VUHost:
 #: longest such a batch may last: short enough that progress, stop requests and fairness
 #: between VUs (shared-iterations) are unaffected
 BATCH_MAX = 512
+#: longest a scenario start waits for a VU to pick up its assignment (see _lend_planned)
+START_PACE_S = 0.005
 BATCH_BUDGET_MS = 5.0
 
 
@@ -274,6 +279,9 @@ class Executor:
         self.bar_status: str | None = None
         self.frozen: ScenarioSnapshot | None = None
         self.wait_started = 0.0
+        #: while ``_lend_planned`` starts the scenario's VUs: released by each VU's host as
+        #: it picks up its assignment
+        self.start_gate: threading.Semaphore | None = None
 
     # ---- timeline ----------------------------------------------------------------------
     def regular_duration(self) -> float:
@@ -409,13 +417,40 @@ class Executor:
 
     # ---- VU lending --------------------------------------------------------------------
     def lend(self, vu: VU) -> None:
+        self._book_lent(vu)
+        self.hosts[vu.id].assignments.put(self)
+
+    def _book_lent(self, vu: VU) -> None:
         with self.cond:
             self.lent.add(vu.id)
             self._fresh.add(vu.id)
             self.progress.active += 1
         if self.activate_on_lend:
             self.state.mod_active(+1)
-        self.hosts[vu.id].assignments.put(self)
+
+    def _lend_planned(self, count: int) -> None:
+        """Lend ``count`` planned VUs, each once the previous one has picked up its assignment.
+
+        Lending them all in one loop woke every VU thread at once: 1,000 threads then
+        queued for the GIL together, each waking every switch interval (5 ms) to ask for
+        it — most of the CPU a 1,000-VU start cost went to those futex wake-ups. Paced, at
+        most the VU just lent and this thread want the GIL. A VU that does not pick up its
+        assignment within ``START_PACE_S`` (busy elsewhere) ends the pacing: the rest are
+        lent at once, as before.
+        """
+        vus = [self.pool.take_planned() for _ in range(count)]
+        for vu in vus:  # all active before the first starts (exec.instance.vusActive)
+            self._book_lent(vu)
+        gate = threading.Semaphore(0)
+        self.start_gate = gate
+        paced = True
+        try:
+            for vu in vus:
+                self.hosts[vu.id].assignments.put(self)
+                if paced and not gate.acquire(timeout=START_PACE_S):
+                    paced = False
+        finally:
+            self.start_gate = None
 
     def released(self, vu: VU) -> None:
         with self.cond:
@@ -570,8 +605,7 @@ class SharedIterations(Executor):
 
     def start(self) -> None:
         self.taken = 0
-        for _ in range(self.spec.vus):
-            self.lend(self.pool.take_planned())
+        self._lend_planned(self.spec.vus)
 
     def next_phase(self, vu: VU) -> Phase | None:
         with self.cond:
@@ -609,8 +643,7 @@ class PerVUIterations(Executor):
 
     def start(self) -> None:
         self.counts: dict[int, int] = {}
-        for _ in range(self.spec.vus):
-            self.lend(self.pool.take_planned())
+        self._lend_planned(self.spec.vus)
 
     def next_phase(self, vu: VU) -> Phase | None:
         with self.cond:
@@ -648,8 +681,7 @@ class ConstantVUs(Executor):
         return self.spec.duration
 
     def start(self) -> None:
-        for _ in range(self.spec.vus):
-            self.lend(self.pool.take_planned())
+        self._lend_planned(self.spec.vus)
 
     def next_phase(self, vu: VU) -> Phase | None:
         with self.cond:
