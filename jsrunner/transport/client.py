@@ -1238,6 +1238,7 @@ class WebSocketConnection:
         self._out = bytearray()
         self._frames = []
         if self._loop is not None:
+            self._loop.unwatch(self)
             self._loop.call_soon(self._mark_done)
         else:
             self._mark_done()

@@ -154,8 +154,9 @@ class IOLoop:
         self._timers: list[_Timer] = []
         self._stopping = False
         self._deferred: list[Callable[[], Any]] = []
-        #: sockets read by their owning VU thread (inbox.py), checked for a busy owner
-        self._watched: set = set()
+        #: sockets read by their owning VU thread (inbox.py), checked for a busy owner;
+        #: by owner inbox
+        self._watched: dict[Any, set] = {}
         self._watch_timer: _Timer | None = None
         self.thread = threading.Thread(target=self._run, name=name, daemon=True)
         self.thread.start()
@@ -193,17 +194,43 @@ class IOLoop:
 
     def watch(self, conn: Any) -> None:
         """Check ``conn.check_owner_busy`` every ``BUSY_HANDOVER_S`` while it returns True."""
-        self._watched.add(conn)
+        inbox = getattr(conn, "_inbox", None)
+        conns = self._watched.get(inbox)
+        if conns is None:
+            conns = self._watched[inbox] = set()
+        conns.add(conn)
         if self._watch_timer is None:
             self._watch_timer = self.call_later(BUSY_HANDOVER_S, self._check_watched)
 
+    def unwatch(self, conn: Any) -> None:
+        """``conn`` is closed: stop checking it."""
+        inbox = getattr(conn, "_inbox", None)
+        conns = self._watched.get(inbox)
+        if conns is not None:
+            conns.discard(conn)
+            if not conns:
+                del self._watched[inbox]
+
     def _check_watched(self) -> None:
+        """Ask the sockets of owners that stopped waiting whether to take them back.
+
+        Grouped by owner inbox: an owner that is waiting now, or waited within the last
+        ``BUSY_HANDOVER_S``, is skipped without visiting its sockets (1,000 idle VUs: one
+        comparison each, 20 times a second, instead of a method call per socket). Closed
+        sockets leave through ``unwatch``.
+        """
         self._watch_timer = None
         now = time.monotonic()
         watched = self._watched
-        for conn in list(watched):
-            if not conn.check_owner_busy(now, BUSY_HANDOVER_S):
-                watched.discard(conn)
+        limit = BUSY_HANDOVER_S
+        for inbox, conns in list(watched.items()):
+            if inbox is not None and (inbox.sleeping or now - inbox.busy_since <= limit):
+                continue  # check_owner_busy would keep every one of them
+            for conn in list(conns):
+                if not conn.check_owner_busy(now, limit):
+                    conns.discard(conn)
+            if not conns:
+                del watched[inbox]
         if watched:
             self._watch_timer = self.call_later(BUSY_HANDOVER_S, self._check_watched)
 
