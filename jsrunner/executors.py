@@ -440,9 +440,15 @@ class Executor:
         it — most of the CPU a 1,000-VU start cost went to those futex wake-ups. Paced, at
         most the VU just lent and this thread want the GIL. A VU that does not pick up its
         assignment within ``START_PACE_S`` (busy elsewhere) ends the pacing: the rest are
-        lent at once, as before.
+        lent at once, as before. VUs not in the pool yet (another scenario still has them)
+        are waited for and lent one by one afterwards, as before.
         """
-        vus = [self.pool.take_planned() for _ in range(count)]
+        vus: list[VU] = []
+        while len(vus) < count:  # those free now; the others as they come back, below
+            vu = self.pool.take()
+            if vu is None:
+                break
+            vus.append(vu)
         for vu in vus:  # all active before the first starts (exec.instance.vusActive)
             self._book_lent(vu)
         gate = threading.Semaphore(0)
@@ -455,6 +461,8 @@ class Executor:
                     paced = False
         finally:
             self.start_gate = None
+        for _ in range(count - len(vus)):
+            self.lend(self.pool.take_planned())
 
     def released(self, vu: VU) -> None:
         with self.cond:
