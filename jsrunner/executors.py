@@ -135,6 +135,9 @@ class VUHost:
                 if ex is None:
                     return None
                 self.current = ex
+                gate = ex.start_gate
+                if gate is not None:
+                    gate.release()
             phase = self.current.next_phase(vu)
             if phase is not None:
                 return phase
@@ -161,6 +164,8 @@ class VUHost:
 #: longest such a batch may last: short enough that progress, stop requests and fairness
 #: between VUs (shared-iterations) are unaffected
 BATCH_MAX = 512
+#: longest a scenario start waits for a VU to pick up its assignment (see _lend_planned)
+START_PACE_S = 0.005
 BATCH_BUDGET_MS = 5.0
 
 
@@ -248,6 +253,10 @@ class Executor:
     kind = ""
     #: VUs count as active (k6 ``vus``) from lending to return; False: only inside iterations
     activate_on_lend = True
+    #: wake ``cond``'s waiters at every iteration end and VU return; False where they only
+    #: ever wait for every VU to be returned (a notify then, not 2,000 wake-ups of the
+    #: driver thread when 1,000 VUs finish together)
+    notify_each = True
 
     def __init__(self, spec: ScenarioSpec, state: RunState, pool: VUPool, hosts: dict[int, VUHost]) -> None:
         self.spec = spec
@@ -274,6 +283,9 @@ class Executor:
         self.bar_status: str | None = None
         self.frozen: ScenarioSnapshot | None = None
         self.wait_started = 0.0
+        #: while ``_lend_planned`` starts the scenario's VUs: released by each VU's host as
+        #: it picks up its assignment
+        self.start_gate: threading.Semaphore | None = None
 
     # ---- timeline ----------------------------------------------------------------------
     def regular_duration(self) -> float:
@@ -409,20 +421,56 @@ class Executor:
 
     # ---- VU lending --------------------------------------------------------------------
     def lend(self, vu: VU) -> None:
+        self._book_lent(vu)
+        self.hosts[vu.id].assignments.put(self)
+
+    def _book_lent(self, vu: VU) -> None:
         with self.cond:
             self.lent.add(vu.id)
             self._fresh.add(vu.id)
             self.progress.active += 1
         if self.activate_on_lend:
             self.state.mod_active(+1)
-        self.hosts[vu.id].assignments.put(self)
+
+    def _lend_planned(self, count: int) -> None:
+        """Lend ``count`` planned VUs, each once the previous one has picked up its assignment.
+
+        Lending them all in one loop woke every VU thread at once: 1,000 threads then
+        queued for the GIL together, each waking every switch interval (5 ms) to ask for
+        it — most of the CPU a 1,000-VU start cost went to those futex wake-ups. Paced, at
+        most the VU just lent and this thread want the GIL. A VU that does not pick up its
+        assignment within ``START_PACE_S`` (busy elsewhere) ends the pacing: the rest are
+        lent at once, as before. VUs not in the pool yet (another scenario still has them)
+        are waited for and lent one by one afterwards, as before.
+        """
+        vus: list[VU] = []
+        while len(vus) < count:  # those free now; the others as they come back, below
+            vu = self.pool.take()
+            if vu is None:
+                break
+            vus.append(vu)
+        for vu in vus:  # all active before the first starts (exec.instance.vusActive)
+            self._book_lent(vu)
+        gate = threading.Semaphore(0)
+        self.start_gate = gate
+        paced = True
+        try:
+            for vu in vus:
+                self.hosts[vu.id].assignments.put(self)
+                if paced and not gate.acquire(timeout=START_PACE_S):
+                    paced = False
+        finally:
+            self.start_gate = None
+        for _ in range(count - len(vus)):
+            self.lend(self.pool.take_planned())
 
     def released(self, vu: VU) -> None:
         with self.cond:
             self.lent.discard(vu.id)
             self._fresh.discard(vu.id)
             self.progress.active -= 1
-            self.cond.notify_all()
+            if self.notify_each or not self.lent:
+                self.cond.notify_all()
         if self.activate_on_lend:
             self.state.mod_active(-1)
         self.pool.give_back(vu)
@@ -468,7 +516,8 @@ class Executor:
                 self.progress.interrupted += 1
             else:
                 self.progress.completed += 1
-            self.cond.notify_all()
+            if self.notify_each:
+                self.cond.notify_all()
         with self.state.lock:
             if interrupted:
                 self.state.interrupted += 1
@@ -508,7 +557,8 @@ class Executor:
                 self.scenario_iter += n
                 self.progress.iterations_started += n
                 self.progress.completed += n
-                self.cond.notify_all()
+                if self.notify_each:
+                    self.cond.notify_all()
             name = self.spec.name
             vu.scenario_iterations[name] = vu.scenario_iterations.get(name, 0) + n
             vu.iteration_count += n
@@ -564,14 +614,14 @@ class Executor:
 
 class SharedIterations(Executor):
     kind = "shared-iterations"
+    notify_each = False  # waiters: drive/drain/_wait_released (all returned)
 
     def regular_duration(self) -> float:
         return self.spec.max_duration
 
     def start(self) -> None:
         self.taken = 0
-        for _ in range(self.spec.vus):
-            self.lend(self.pool.take_planned())
+        self._lend_planned(self.spec.vus)
 
     def next_phase(self, vu: VU) -> Phase | None:
         with self.cond:
@@ -603,14 +653,14 @@ class SharedIterations(Executor):
 
 class PerVUIterations(Executor):
     kind = "per-vu-iterations"
+    notify_each = False  # waiters: drive/drain/_wait_released (all returned)
 
     def regular_duration(self) -> float:
         return self.spec.max_duration
 
     def start(self) -> None:
         self.counts: dict[int, int] = {}
-        for _ in range(self.spec.vus):
-            self.lend(self.pool.take_planned())
+        self._lend_planned(self.spec.vus)
 
     def next_phase(self, vu: VU) -> Phase | None:
         with self.cond:
@@ -643,13 +693,13 @@ class PerVUIterations(Executor):
 
 class ConstantVUs(Executor):
     kind = "constant-vus"
+    notify_each = False  # waiters: drive/drain/_wait_released (all returned)
 
     def regular_duration(self) -> float:
         return self.spec.duration
 
     def start(self) -> None:
-        for _ in range(self.spec.vus):
-            self.lend(self.pool.take_planned())
+        self._lend_planned(self.spec.vus)
 
     def next_phase(self, vu: VU) -> Phase | None:
         with self.cond:

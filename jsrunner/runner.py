@@ -24,6 +24,11 @@ from .log import Logger, open_log_file
 from .metrics_hub import UNSET, MetricsHub
 from .vu import VU, Phase, RunContext, mono_ms
 
+#: VU threads woken together at the end of a run (see Runner._shutdown_vus)
+SHUTDOWN_WAVE = 8
+#: the GIL switch interval while a run's threads are alive (see Runner.run)
+SWITCH_INTERVAL_S = 0.02
+
 
 @dataclass
 class RunConfig:
@@ -108,6 +113,15 @@ class Runner:
         # The handlers stay installed after the run, as in k6: a second signal while the
         # summary is being written still ends the process at once.
         self._install_signals()
+        # A thread that wants the GIL asks its holder to drop it after each switch interval
+        # and wakes again every interval until it has it. With hundreds of VU threads
+        # woken around the same moment (timer ticks, a connect or close storm) those
+        # wake-ups were most of the process's futex calls and context switches; JS
+        # running inside QuickJS never drops the GIL before a host call anyway, so a
+        # longer interval only changes how Python-side work is interleaved.
+        interval = sys.getswitchinterval()
+        if interval < SWITCH_INTERVAL_S:
+            sys.setswitchinterval(SWITCH_INTERVAL_S)
         try:
             code = self._run()
         except JsRunnerError as exc:
@@ -117,6 +131,7 @@ class Runner:
             self._stop_helpers()
             if not self._vus_shut_down:
                 self._shutdown_vus(timeout=2.0)
+            sys.setswitchinterval(interval)
         return RunResult(code, self.summary_data, None, list(self.logger.recent))
 
     def _options_pass(self, env: dict[str, str]) -> VU:
@@ -462,19 +477,31 @@ class Runner:
         os._exit(ExitCode.EXTERNAL_ABORT)
 
     def _shutdown_vus(self, timeout: float = 10.0) -> None:
-        """End every VU thread (each closes its sockets on the way out) and wait for them."""
-        for vu in self.vus:
-            host = self.hosts.get(vu.id)
-            if host is not None:
-                host.assignments.put(None)
+        """End every VU thread (each closes its sockets on the way out) and wait for them.
+
+        Woken a few at a time: 1,000 threads woken in one loop all queued for the GIL at
+        once, each waking every switch interval to ask for it (most of what ending 1,000
+        VUs cost). The flags go up for all first, so none starts anything new meanwhile.
+        """
+        vus = list(self.vus)
+        for vu in vus:
             vu.stop_all.set()
             vu.interrupt.set()
-            vu.wake()
         self._vus_shut_down = True
         deadline = time.monotonic() + timeout
-        for vu in self.vus:
-            if vu.thread is not None:
-                vu.thread.join(max(0.0, deadline - time.monotonic()))
+        i, wave = 0, SHUTDOWN_WAVE
+        while i < len(vus):
+            batch, i = vus[i:i + wave], i + wave
+            for vu in batch:
+                host = self.hosts.get(vu.id)
+                if host is not None:
+                    host.assignments.put(None)
+                vu.wake()
+            for vu in batch:
+                if vu.thread is not None:
+                    vu.thread.join(max(0.0, deadline - time.monotonic()))
+                    if vu.thread.is_alive():
+                        wave = len(vus)  # one is stuck: wake all the others now, as before
 
     # ---- the end -----------------------------------------------------------------------
     def _finish(self, exports: list[str]) -> int:

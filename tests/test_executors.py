@@ -470,3 +470,17 @@ def test_arrival_rate_graceful_stop(tmp_path):
     """, quiet=False)
     assert res.exit_code == 0, res.stderr
     assert final_counts(res) == (1, 1)
+
+
+def test_a_paced_start_counts_every_vu_active_before_the_first_iteration(tmp_path):
+    # _lend_planned wakes the VUs one by one; all are booked active before the first runs
+    res, m = export(tmp_path, """
+        import exec from 'k6/execution';
+        import { sleep } from 'k6';
+        export const options = { scenarios: { s: { executor: 'per-vu-iterations', vus: 40, iterations: 1 } } };
+        export default function () { console.log(JSON.stringify([exec.instance.vusActive])); sleep(0.5); }
+    """)
+    assert res.exit_code == 0, res.stderr
+    assert count(m, "iterations") == 40
+    rows = json_lines(res)
+    assert len(rows) == 40 and all(r == [40] for r in rows)

@@ -66,6 +66,30 @@ _VALID_RECEIVED_CODES = {1000, 1001, 1002, 1003, 1007, 1008, 1009, 1010, 1011, 1
 _DUPLICATE_NOT_ALLOWED = {"Upgrade", "Connection", "Sec-Websocket-Key", "Sec-Websocket-Version",
                           "Sec-Websocket-Extensions"}
 
+#: create sockets non-blocking in one call where the platform can
+_SOCK_NONBLOCK = getattr(socket, "SOCK_NONBLOCK", 0)
+_nonce_pool = bytearray()
+_nonce_lock = threading.Lock()
+
+
+def _nonce16() -> bytes:
+    """16 random bytes for a Sec-WebSocket-Key, cut from a pool refilled 4 KiB at a time.
+
+    ``os.urandom`` releases the GIL around its system call; one call per dial handed the
+    GIL away once more per connection during connect storms (see hub.py).
+    """
+    with _nonce_lock:
+        if len(_nonce_pool) < 16:
+            _nonce_pool[:] = os.urandom(4096)
+        out = bytes(_nonce_pool[-16:])
+        del _nonce_pool[-16:]
+    return out
+
+
+if hasattr(os, "register_at_fork"):  # a forked worker must not reuse its parent's bytes
+    os.register_at_fork(after_in_child=_nonce_pool.clear)
+
+
 # transport phases
 _RESOLVING, _TCP, _PROXY_SEND, _PROXY_RECV, _TLS, _REQ_SEND, _RESP_RECV, _BODY, _OPEN, _DONE = range(10)
 
@@ -605,8 +629,10 @@ class WebSocketConnection:
         fam, _, proto, _, addr = res[0]
         self._addr = addr
         try:
-            sock = socket.socket(fam, socket.SOCK_STREAM, proto)
-            sock.setblocking(False)
+            # created non-blocking: no setblocking() ioctl, which releases the GIL (see hub.py)
+            sock = socket.socket(fam, socket.SOCK_STREAM | _SOCK_NONBLOCK, proto)
+            if not _SOCK_NONBLOCK:
+                sock.setblocking(False)
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         except OSError as e:
             self._dial_failed(f"dial tcp {_fmt_addr(addr)}: socket: {_errtext(e)}")
@@ -700,7 +726,7 @@ class WebSocketConnection:
         self._send_request()
 
     def _send_request(self) -> None:
-        self._hs_key = base64.b64encode(os.urandom(16)).decode()
+        self._hs_key = base64.b64encode(_nonce16()).decode()
         lines = [f"GET {self._resource} HTTP/1.1"]
         user = self._headers
         names = {k for k, _ in user}
@@ -737,8 +763,9 @@ class WebSocketConnection:
 
     def _hs_write(self) -> None:
         try:
+            held = self._held and not self._tls
             while self._out:
-                n = self._sock.send(self._out)
+                n = heldio.send(self._sock.fileno(), bytes(self._out)) if held else self._sock.send(self._out)
                 self.bytes_sent += n
                 del self._out[:n]
         except (BlockingIOError, InterruptedError, ssl.SSLWantWriteError):
@@ -757,9 +784,10 @@ class WebSocketConnection:
     def _hs_recv(self) -> bytes | None:
         """Read what is available; b"" = EOF; None = nothing now (or failed)."""
         chunks = []
+        held = self._held and not self._tls
         try:
             while True:
-                data = self._sock.recv(65536)
+                data = heldio.recv(self._sock.fileno()) if held else self._sock.recv(65536)
                 if not data:
                     if chunks:
                         break
@@ -1210,6 +1238,7 @@ class WebSocketConnection:
         self._out = bytearray()
         self._frames = []
         if self._loop is not None:
+            self._loop.unwatch(self)
             self._loop.call_soon(self._mark_done)
         else:
             self._mark_done()
