@@ -143,9 +143,11 @@ class IOLoop:
     def __init__(self, name: str) -> None:
         self.sel = _new_selector()
         self._rsock, self._wsock = socket.socketpair()
-        #: the wake-up socket's write end for heldio (a VU thread waking the loop keeps
-        #: the GIL); -1: use the socket methods
-        self._wake_fd = self._wsock.fileno() if heldio.available else -1
+        #: the wake-up socket's read end for heldio (read on the loop thread only, which
+        #: also closes it); -1: use the socket methods. The write end stays a socket
+        #: method call: any thread may wake the loop, also after it closed its sockets,
+        #: and a bare descriptor could by then belong to another socket.
+        self._wake_fd = self._rsock.fileno() if heldio.available else -1
         self._rsock.setblocking(False)
         self._wsock.setblocking(False)
         self.sel.register(self._rsock, selectors.EVENT_READ, None)
@@ -167,10 +169,7 @@ class IOLoop:
         if not self._wake_pending:
             self._wake_pending = True
             try:
-                if self._wake_fd >= 0:
-                    heldio.send(self._wake_fd, b"\0")
-                else:
-                    self._wsock.send(b"\0")
+                self._wsock.send(b"\0")
             except (BlockingIOError, OSError):
                 pass
 
@@ -260,7 +259,7 @@ class IOLoop:
                 if cb is None:
                     try:
                         if self._wake_fd >= 0:
-                            heldio.recv(self._rsock.fileno())  # a few bytes at most
+                            heldio.recv(self._wake_fd)  # a few bytes at most
                         else:
                             while self._rsock.recv(4096):
                                 pass
