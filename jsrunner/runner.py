@@ -26,8 +26,6 @@ from .vu import VU, Phase, RunContext, mono_ms
 
 #: VU threads woken together at the end of a run (see Runner._shutdown_vus)
 SHUTDOWN_WAVE = 8
-#: the GIL switch interval while a run's threads are alive (see Runner.run)
-SWITCH_INTERVAL_S = 0.02
 
 
 @dataclass
@@ -113,15 +111,6 @@ class Runner:
         # The handlers stay installed after the run, as in k6: a second signal while the
         # summary is being written still ends the process at once.
         self._install_signals()
-        # A thread that wants the GIL asks its holder to drop it after each switch interval
-        # and wakes again every interval until it has it. With hundreds of VU threads
-        # woken around the same moment (timer ticks, a connect or close storm) those
-        # wake-ups were most of the process's futex calls and context switches; JS
-        # running inside QuickJS never drops the GIL before a host call anyway, so a
-        # longer interval only changes how Python-side work is interleaved.
-        interval = sys.getswitchinterval()
-        if interval < SWITCH_INTERVAL_S:
-            sys.setswitchinterval(SWITCH_INTERVAL_S)
         try:
             code = self._run()
         except JsRunnerError as exc:
@@ -131,7 +120,6 @@ class Runner:
             self._stop_helpers()
             if not self._vus_shut_down:
                 self._shutdown_vus(timeout=2.0)
-            sys.setswitchinterval(interval)
         return RunResult(code, self.summary_data, None, list(self.logger.recent))
 
     def _options_pass(self, env: dict[str, str]) -> VU:
