@@ -10,6 +10,7 @@ import os
 import resource
 import shutil
 import subprocess
+import sys
 import threading
 import time
 
@@ -31,6 +32,22 @@ export default function () {
   ws.onerror = (e) => console.error(e.error);
 }
 """
+
+
+class Server:
+    """The bundled test server (``python -m jsrunner.testserver``) in a child process, so
+    that it is never part of what a benchmark measures."""
+
+    def __init__(self) -> None:
+        env = dict(os.environ, PYTHONPATH=ROOT + os.pathsep + os.environ.get("PYTHONPATH", ""))
+        self.proc = subprocess.Popen([sys.executable, "-m", "jsrunner.testserver", "--port", "0", "-q"],
+                                     stdout=subprocess.PIPE, text=True, env=env)
+        assert self.proc.stdout is not None
+        self.url = self.proc.stdout.readline().strip()
+
+    def close(self) -> None:
+        self.proc.terminate()
+        self.proc.wait(10)
 
 
 def k6_binary() -> str | None:

@@ -41,6 +41,9 @@ import time
 from typing import Any
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from _common import Server  # noqa: E402
+
 KINDS = ("bare", "shared", "raw", "vu", "ws", "socket")
 
 _HOLD = "setTimeout(() => {}, 3600000);"
@@ -225,19 +228,6 @@ def child(kind: str, n: int, url: str) -> None:
     os._exit(0)  # the VU threads hold their iterations for ever
 
 
-class Server:
-    """The bundled test server in a child process (as in bench_websockets.py)."""
-
-    def __init__(self) -> None:
-        env = dict(os.environ, PYTHONPATH=ROOT + os.pathsep + os.environ.get("PYTHONPATH", ""))
-        self.proc = subprocess.Popen([sys.executable, "-m", "jsrunner.testserver", "--port", "0", "-q"],
-                                     stdout=subprocess.PIPE, text=True, env=env)
-        assert self.proc.stdout is not None
-        self.url = self.proc.stdout.readline().strip()
-
-    def close(self) -> None:
-        self.proc.terminate()
-        self.proc.wait(10)
 
 
 LABELS = {

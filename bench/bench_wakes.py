@@ -23,11 +23,10 @@ import os
 import resource
 import select
 import statistics
-import subprocess
 import sys
 import tempfile
 
-from _common import ROOT, k6_binary
+from _common import ROOT, Server, k6_binary
 from _common import run_tool as _run_tool
 
 WAKE = """
@@ -49,17 +48,6 @@ export default function () {
 """
 
 
-class Server:
-    def __init__(self) -> None:
-        env = dict(os.environ, PYTHONPATH=ROOT + os.pathsep + os.environ.get("PYTHONPATH", ""))
-        self.proc = subprocess.Popen([sys.executable, "-m", "jsrunner.testserver", "--port", "0", "-q"],
-                                     stdout=subprocess.PIPE, text=True, env=env)
-        assert self.proc.stdout is not None
-        self.url = self.proc.stdout.readline().strip()
-
-    def close(self) -> None:
-        self.proc.terminate()
-        self.proc.wait(10)
 
 
 def run(cmd: list[str], env: dict[str, str]) -> tuple[float, int]:

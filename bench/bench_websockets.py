@@ -26,11 +26,10 @@ import os
 import re
 import shutil
 import statistics
-import subprocess
 import sys
 import tempfile
 
-from _common import MANY, ROOT, k6_binary, run_tool as _run_tool
+from _common import MANY, ROOT, Server, k6_binary, run_tool as _run_tool
 
 RT = """
 import { WebSocket } from 'k6/experimental/websockets';
@@ -72,17 +71,6 @@ export default function () {
 """
 
 
-class Server:
-    def __init__(self) -> None:
-        env = dict(os.environ, PYTHONPATH=ROOT + os.pathsep + os.environ.get("PYTHONPATH", ""))
-        self.proc = subprocess.Popen([sys.executable, "-m", "jsrunner.testserver", "--port", "0", "-q"],
-                                     stdout=subprocess.PIPE, text=True, env=env)
-        assert self.proc.stdout is not None
-        self.url = self.proc.stdout.readline().strip()
-
-    def close(self) -> None:
-        self.proc.terminate()
-        self.proc.wait(10)
 
 
 def run_tool(cmd: list[str], env: dict[str, str], timeout: float = 300) -> dict:
