@@ -14,17 +14,12 @@ fresh default hub.
 from __future__ import annotations
 
 import collections
-import ctypes
 import heapq
 import itertools
 import logging
-import os
-import platform
 import queue
-import select
 import selectors
 import socket
-import sys
 import threading
 import time
 from typing import Any, Callable
@@ -61,77 +56,12 @@ def current_loop() -> "IOLoop | None":
     return _loops_by_thread.get(_get_ident())
 
 
-# ---- epoll_ctl keeping the GIL ----------------------------------------------------------
-# A socket's interest changes several times while it dials and when its owner VU takes
-# over or gives back reading; ``select.epoll`` releases the GIL around each
-# ``epoll_ctl``. While a storm of VU threads wants the GIL (1,000 VUs dialing, or ending,
-# together) every release handed it to one of them and the loop thread then queued for it
-# again: connects took ~0.4 s each and the futex traffic cost more CPU than the dialing.
-# ``epoll_ctl`` never blocks, so it is called through ``ctypes.PyDLL`` (GIL held), as
-# heldio does for send/recv. Little-endian Linux only (the event layout below).
-_held_ctl: Any = None
-if sys.platform.startswith("linux") and sys.byteorder == "little" and hasattr(select, "epoll"):
-    try:
-        _held_ctl = ctypes.PyDLL(None, use_errno=True).epoll_ctl
-    except (OSError, AttributeError):  # pragma: no cover - unusual libc
-        _held_ctl = None
-
-
-class _EpollEvent(ctypes.Structure):
-    """``struct epoll_event``: packed on x86-64 (12 bytes), naturally aligned elsewhere."""
-
-    if platform.machine() in ("x86_64", "AMD64", "i386", "i686"):
-        _pack_ = 1
-    _fields_ = [("events", ctypes.c_uint32), ("data", ctypes.c_uint64)]
-
-
-if _held_ctl is not None:
-    _held_ctl.restype = ctypes.c_int
-    _held_ctl.argtypes = [ctypes.c_int, ctypes.c_int, ctypes.c_int, ctypes.POINTER(_EpollEvent)]
-
-_CTL_ADD, _CTL_DEL, _CTL_MOD = 1, 2, 3
-
-
-class _HeldEpoll:
-    """``select.epoll`` whose register/modify/unregister keep the GIL; ``poll`` (which
-    blocks) still releases it. The data word carries the fd, as ``select.epoll`` sets it."""
-
-    def __init__(self) -> None:
-        self._ep = select.epoll()
-        self._epfd = self._ep.fileno()
-        self._ev = _EpollEvent()
-        self.poll = self._ep.poll
-
-    def _ctl(self, op: int, fd: int, events: int) -> None:
-        ev = self._ev  # only the loop thread changes interest: one struct is enough
-        ev.events = events
-        ev.data = fd
-        if _held_ctl(self._epfd, op, fd, ev) < 0:
-            err = ctypes.get_errno()
-            raise OSError(err, os.strerror(err))
-
-    def register(self, fd: int, events: int) -> None:
-        self._ctl(_CTL_ADD, fd, events)
-
-    def modify(self, fd: int, events: int) -> None:
-        self._ctl(_CTL_MOD, fd, events)
-
-    def unregister(self, fd: int) -> None:
-        self._ctl(_CTL_DEL, fd, 0)
-
-    def fileno(self) -> int:
-        return self._epfd
-
-    def close(self) -> None:
-        self._ep.close()
-
-
 def _new_selector() -> selectors.BaseSelector:
     """The loop's selector: epoll with GIL-keeping interest changes where possible."""
     sel = selectors.DefaultSelector()
-    if _held_ctl is not None and isinstance(sel, selectors.EpollSelector):
+    if heldio.epoll_available and isinstance(sel, selectors.EpollSelector):
         plain = sel._selector  # type: ignore[attr-defined]
-        sel._selector = _HeldEpoll()  # type: ignore[attr-defined]
+        sel._selector = heldio.HeldEpoll()  # type: ignore[attr-defined]
         plain.close()
     return sel
 

@@ -1,4 +1,4 @@
-"""The I/O loop's selector: epoll whose interest changes keep the GIL (hub._HeldEpoll)."""
+"""The I/O loop's selector: epoll whose interest changes keep the GIL (heldio.HeldEpoll)."""
 
 from __future__ import annotations
 
@@ -7,14 +7,14 @@ import socket
 
 import pytest
 
-from jsrunner.transport import client, hub
+from jsrunner.transport import client, heldio, hub
 
-pytestmark = pytest.mark.skipif(hub._held_ctl is None, reason="needs Linux epoll through libc")
+pytestmark = pytest.mark.skipif(not heldio.epoll_available, reason="needs Linux epoll through libc")
 
 
 def test_the_loop_selector_reports_readiness_and_follows_interest_changes() -> None:
     sel = hub._new_selector()
-    assert isinstance(sel._selector, hub._HeldEpoll)  # type: ignore[attr-defined]
+    assert isinstance(sel._selector, heldio.HeldEpoll)  # type: ignore[attr-defined]
     a, b = socket.socketpair()
     try:
         sel.register(a, selectors.EVENT_WRITE, "w")
@@ -34,7 +34,7 @@ def test_the_loop_selector_reports_readiness_and_follows_interest_changes() -> N
 
 
 def test_kernel_errors_surface_as_oserror() -> None:
-    ep = hub._HeldEpoll()
+    ep = heldio.HeldEpoll()
     a, b = socket.socketpair()
     try:
         ep.register(a.fileno(), 1)
