@@ -763,7 +763,7 @@ class WebSocketConnection:
 
     def _hs_write(self) -> None:
         try:
-            held = self._held and not self._tls
+            held = self._held  # False once TLS wraps the socket
             while self._out:
                 n = heldio.send(self._sock.fileno(), bytes(self._out)) if held else self._sock.send(self._out)
                 self.bytes_sent += n
@@ -784,7 +784,7 @@ class WebSocketConnection:
     def _hs_recv(self) -> bytes | None:
         """Read what is available; b"" = EOF; None = nothing now (or failed)."""
         chunks = []
-        held = self._held and not self._tls
+        held = self._held  # False once TLS wraps the socket
         try:
             while True:
                 data = heldio.recv(self._sock.fileno()) if held else self._sock.recv(65536)
