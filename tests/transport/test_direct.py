@@ -51,14 +51,19 @@ def _connect_echo(server):
     return owner, conn
 
 
+def _echo_each(owner: Owner, conn: WebSocketConnection, n: int) -> None:
+    """Send ``n`` texts one at a time; each comes back as the next message event."""
+    for i in range(n):
+        conn.send_text(f"m{i}")
+        kind, payload = owner.next_event()
+        assert (kind, payload["text"]) == ("message", f"m{i}")
+
+
 def test_messages_are_read_on_the_waiting_thread(plain_server):
     owner, conn = _connect_echo(plain_server)
     try:
         assert owner.next_event()[0] == "open"
-        for i in range(20):
-            conn.send_text(f"m{i}")
-            kind, payload = owner.next_event()
-            assert (kind, payload["text"]) == ("message", f"m{i}")
+        _echo_each(owner, conn, 20)
         me = threading.get_ident()
         # once the I/O thread handed the socket over (one loop turn), all on this thread
         assert [t for k, t in owner.threads if k == "message"][-10:] == [me] * 10

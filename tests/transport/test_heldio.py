@@ -10,7 +10,7 @@ import threading
 import pytest
 
 from jsrunner.transport import heldio
-from tests.transport.test_direct import _connect_echo
+from tests.transport.test_direct import _connect_echo, _echo_each
 
 pytestmark = pytest.mark.skipif(not heldio.available, reason="libc not reachable via ctypes")
 
@@ -141,10 +141,7 @@ def test_plain_tcp_websockets_read_and_write_through_it(plain_server, monkeypatc
     owner, conn = _connect_echo(plain_server)
     try:
         assert owner.next_event()[0] == "open"
-        for i in range(5):
-            conn.send_text(f"m{i}")
-            kind, payload = owner.next_event()
-            assert (kind, payload["text"]) == ("message", f"m{i}")
+        _echo_each(owner, conn, 5)
         assert calls["send"] >= 5 and calls["recv"] >= 5
     finally:
         conn.abort()
