@@ -56,7 +56,8 @@ def k6_binary() -> str | None:
     return shutil.which("k6")
 
 
-def _children(pid: int) -> list[int]:
+def child_pids(pid: int) -> list[int]:
+    """The direct children of ``pid`` (empty once it is gone)."""
     try:
         with open(f"/proc/{pid}/task/{pid}/children") as fh:
             return [int(x) for x in fh.read().split()]
@@ -123,7 +124,7 @@ def run_tool(cmd: list[str], env: dict[str, str], timeout: float = 600) -> dict:
                     row = per[pid] = {"label": _label(pid, proc.pid), "rss": 0, "pss": 0}
                 if row is not None:
                     row["rss"], row["pss"] = max(row["rss"], r), max(row["pss"], p)
-                todo.extend(_children(pid))
+                todo.extend(child_pids(pid))
             peak["rss"], peak["pss"] = max(peak["rss"], rss), max(peak["pss"], pss)
 
     th = threading.Thread(target=sample, daemon=True)

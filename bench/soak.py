@@ -25,6 +25,8 @@ import sys
 import tempfile
 import time
 
+from _common import child_pids
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 SCRIPT = """
@@ -82,14 +84,6 @@ srv.__exit__(None, None, None)
 """
 
 
-def _children(pid: int) -> list[int]:
-    try:
-        with open(f"/proc/{pid}/task/{pid}/children") as fh:
-            return [int(x) for x in fh.read().split()]
-    except OSError:
-        return []
-
-
 def _proc_sample(pid: int) -> tuple[float, int, int]:
     """(RSS MB, threads, open fds) of one process."""
     rss = 0.0
@@ -115,7 +109,7 @@ def tree_sample(pid: int) -> tuple[float, int, int]:
         p = todo.pop()
         for i, v in enumerate(_proc_sample(p)):
             total[i] += v
-        todo.extend(_children(p))
+        todo.extend(child_pids(p))
     return total[0], int(total[1]), int(total[2])
 
 
