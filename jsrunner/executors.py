@@ -29,6 +29,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
+from . import fibers
 from .progress_format import (DONE, INTERRUPTED, RUNNING, STOPPING, WAITING, ScenarioSnapshot,
                               scenario_progress)
 from .schedule import (ExecutionStep, ExecutionTuple, constant_arrival_offsets, max_planned_vus,
@@ -125,7 +126,7 @@ class VUHost:
 
     def __init__(self, vu: VU) -> None:
         self.vu = vu
-        self.assignments: queue.SimpleQueue[Executor | None] = queue.SimpleQueue()
+        self.assignments: fibers.SimpleQueue = fibers.SimpleQueue()
         self.current: Executor | None = None
 
     def next_phase(self, vu: VU) -> Phase | None:
@@ -192,7 +193,7 @@ class VUPool:
 
     def __init__(self, factory: Callable[[], VU], *, unplanned_new: bool = False) -> None:
         self._free: list[VU] = []
-        self._cond = threading.Condition()
+        self._cond = fibers.Condition()
         self.factory = factory
         self.unplanned_new = unplanned_new
         self.all: list[VU] = []
@@ -266,7 +267,7 @@ class Executor:
         self.progress = ScenarioProgress()
         state.progress[spec.name] = self.progress
         self.lock = threading.RLock()
-        self.cond = threading.Condition(self.lock)
+        self.cond = fibers.Condition(self.lock)
         self.stopping = False  # no new iteration (regular end reached, or aborted)
         self.aborted = False   # the whole test is being stopped: interrupt, don't wait
         self.running: dict[int, VU] = {}  # VU id -> VU currently inside an iteration

@@ -17,6 +17,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import IO, Any
 
+from . import fibers
 from .errors import ExitCode, JsRunnerError, ScriptError
 from .executors import EXECUTORS, Executor, RunState, ScenarioSpec, VUHost, VUPool
 from .loader import _MISSING_FILE, ModuleLoader
@@ -178,6 +179,8 @@ class Runner:
         state.on_abort = self._script_abort
         self.state = state
         ctx.state = state
+        if fibers.enabled:
+            ctx.fibers = fibers.SchedulerPool()
 
         self._setup_console()
         if not cfg.quiet:
@@ -490,6 +493,9 @@ class Runner:
                     vu.thread.join(max(0.0, deadline - time.monotonic()))
                     if vu.thread.is_alive():
                         wave = len(vus)  # one is stuck: wake all the others now, as before
+        pool = getattr(getattr(self, "ctx", None), "fibers", None)
+        if pool is not None:
+            pool.join(max(0.0, deadline - time.monotonic()))
 
     # ---- the end -----------------------------------------------------------------------
     def _finish(self, exports: list[str]) -> int:

@@ -18,7 +18,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from . import bindings
+from . import bindings, fibers
 from .engine import Engine, JSRuntimeError, to_json
 from .errors import ScriptError
 from .loader import ENTRY_ID, RUNTIME_ID, ModuleLoader, bundled_source  # noqa: F401 - re-exported
@@ -77,12 +77,14 @@ class RunContext:
     options: dict[str, Any] = field(default_factory=dict)
     state: Any = None  # the runner's shared state (k6/execution needs it)
     throw: bool = False
+    #: the scheduler threads VUs run on as fibers (None: a thread per VU)
+    fibers: Any = None
 
 
 _WAKE = object()
 
 
-class InterruptEvent(threading.Event):
+class InterruptEvent(fibers.Event):
     """The VU's interrupt request, mirrored into the engine's flag word for JS.
 
     JS checks the flag between the iterations of a batch without a host call (see
@@ -136,7 +138,10 @@ class VU:
         self.on_close: list[Callable[[], None]] = []
         self.binding_state: dict[str, Any] = {}
         self._samples_in = SampleDecoder()  # tag sets and contexts of the JS's samples
-        self.thread: threading.Thread | None = None
+        #: what runs the VU: its thread, or its fiber (which has ``join``/``is_alive`` too)
+        self.thread: threading.Thread | fibers.Fiber | None = None
+        #: the fiber the VU runs in now (None: an OS thread of its own)
+        self.fiber: fibers.Fiber | None = None
 
     # ---- set-up ------------------------------------------------------------------------
     def create_runtime(self) -> None:
@@ -249,6 +254,9 @@ class VU:
         loop): it is stopped where it is, like k6 interrupting its runtime.
         """
         if not self.interrupt.is_set():
+            fiber = self.fiber
+            if fiber is not None:
+                fiber.maybe_yield()  # JS busy for long: let the thread's other VUs run
             return False
         phase = self.phase
         if phase is None or phase.kind == "init" or phase.interrupted:
@@ -279,12 +287,20 @@ class VU:
     def run_forever(self, controller: Controller) -> None:
         """Run phases handed out by ``controller`` until it returns None."""
         self.controller = controller
+        self.fiber = fibers.current()
         try:
             self._run_loop()
         finally:
+            self.fiber = None
             self.close()
 
-    def start_thread(self, controller: Controller) -> threading.Thread:
+    def start_thread(self, controller: Controller) -> threading.Thread | fibers.Fiber:
+        """Run :meth:`run_forever` on the run's scheduler threads, else on a thread of its own."""
+        pool = self.ctx.fibers
+        if pool is not None:
+            fiber = pool.spawn(self.run_forever, (controller,), f"vu-{self.id}")
+            self.thread = fiber
+            return fiber
         t = threading.Thread(target=self.run_forever, args=(controller,), name=f"vu-{self.id}", daemon=True)
         self.thread = t
         t.start()
@@ -413,6 +429,9 @@ class VU:
         self.inbox.put((_WAKE, None))
 
     def _next(self) -> Any:
+        fiber = self.fiber
+        if fiber is not None:
+            fiber.maybe_yield()
         while True:
             phase = self.phase
             if phase is None:

@@ -19,6 +19,8 @@ from __future__ import annotations
 import threading
 from typing import TYPE_CHECKING, Any
 
+from .. import fibers
+
 if TYPE_CHECKING:
     from ..vu import VU
 
@@ -30,13 +32,13 @@ class SharedArrays:
     """The shared arrays of one run: name -> list of element JSON texts."""
 
     def __init__(self) -> None:
-        self._cond = threading.Condition()
+        self._cond = fibers.Condition()
         self._data: dict[str, list[str]] = {}
         self._building: dict[str, int] = {}  # name -> thread id of the VU running fn
 
     def acquire(self, name: str) -> list[str] | None:
         """The stored elements, or None: the caller must build them and :meth:`store` or :meth:`release`."""
-        me = threading.get_ident()
+        me = fibers.ident()
         with self._cond:
             while True:
                 items = self._data.get(name)

@@ -28,6 +28,7 @@ import time
 import urllib.parse
 from typing import TYPE_CHECKING, Any
 
+from .. import fibers
 from ..timers import TimerQueue
 from ..transport import WebSocketConnection
 
@@ -109,7 +110,7 @@ class _Session:
     def __init__(self, sid: int, tags: dict[str, str], metadata: Any) -> None:
         self.sid = sid
         self.conn: WebSocketConnection | None = None
-        self.q: queue.SimpleQueue[tuple[str, Any]] = queue.SimpleQueue()
+        self.q: fibers.SimpleQueue = fibers.SimpleQueue()
         self.timers = TimerQueue()
         self.next_timer = 1
         self.tags = tags

@@ -37,7 +37,7 @@ import urllib.parse
 import urllib.request
 from typing import Any, Callable, Iterable
 
-from .. import __version__
+from .. import __version__, fibers
 from . import state as st
 from .deflate import OFFER, NegotiationError, PerMessageDeflate
 from .frames import (OP_BINARY, OP_CLOSE, OP_ERROR, OP_PING, OP_PONG, OP_TEXT, FrameParser,
@@ -217,7 +217,7 @@ class WebSocketConnection:
         self.legacy = legacy
 
         self._lock = threading.Lock()
-        self._done = threading.Event()
+        self._done = fibers.Event()
         self._started = False
         self._aborted = False
         self._abort_code = 1000

@@ -15,6 +15,12 @@ VU is busy elsewhere for long (see :data:`BUSY_HANDOVER_S`), so pings are still 
 and back-pressure works as before.
 
 Without readers this is a plain ``SimpleQueue`` wait (no file descriptor at all).
+
+When the VU runs as a fiber (:mod:`jsrunner.fibers`, several VUs per OS thread) it parks
+instead: posters unpark it, and its scheduler's one epoll (edge-triggered) unparks it when
+one of its sockets gets data. The VU reads its sockets level-triggered itself (a
+GIL-keeping ``poll(0)`` over its own descriptors) before it parks again, so an edge is
+never needed for data that was already there.
 """
 
 from __future__ import annotations
@@ -27,6 +33,7 @@ import threading
 import time
 from typing import Any, Protocol
 
+from .. import fibers
 from . import heldio
 
 #: a VU that has not waited on its inbox for this long is "busy": the I/O thread reads its
@@ -67,11 +74,21 @@ class Inbox:
         self._check: heldio.ReadyCheck | None = heldio.ReadyCheck() if heldio.available else None
         self._readers: dict[int, DirectReader] = {}
         self._adds: collections.deque[DirectReader] = collections.deque()
+        #: the fiber that owns this inbox once it waits as one (its scheduler watches our
+        #: sockets); None: an OS thread of its own
+        self._fiber: fibers.Fiber | None = None
+        #: a read may have left data behind, or an edge may have been missed: check every
+        #: socket (level-triggered) before parking
+        self._recheck = False
 
     # ---- any thread -------------------------------------------------------------------
     def put(self, item: Any) -> None:
         self._q.put(item)
         if self.sleeping:
+            fiber = self._fiber
+            if fiber is not None:
+                fiber.unpark()
+                return
             with self._efd_lock:
                 efd = self._efd
                 if efd is not None:
@@ -100,6 +117,11 @@ class Inbox:
 
     def wait(self, timeout: float | None) -> Any:
         """The next item; raises ``queue.Empty`` after ``timeout`` seconds (None: no limit)."""
+        fiber = fibers.current()
+        if fiber is not None:
+            return self._wait_parked(fiber, timeout)
+        if self._fiber is not None:
+            self._detach()
         if self._adds:
             self._apply_adds()
         if not self._readers:
@@ -141,6 +163,71 @@ class Inbox:
                     raise queue.Empty
                 ms = max(0, int(left * 1000.0 + 0.999))
 
+    def _wait_parked(self, fiber: fibers.Fiber, timeout: float | None) -> Any:
+        """:meth:`wait` for a fiber: park on the scheduler, which watches our sockets."""
+        if self._fiber is not fiber:
+            self._adopt(fiber)
+        if self._adds:
+            self._apply_adds()
+        if self.reclaim:
+            self.reclaim = False
+            for reader in list(self._readers.values()):
+                reader.want_direct()
+            self._recheck = True
+        q = self._q
+        deadline = None if timeout is None else time.monotonic() + timeout
+        check = self._check
+        while True:
+            if not q.empty():
+                return q.get_nowait()
+            if self._recheck:
+                self._recheck = False
+                if self._readers:
+                    if self._handle_ready(check.ready() if check is not None else self._poll.poll(0)):
+                        self._recheck = True  # until a check finds every socket drained
+                    continue
+            if self._adds:
+                self._apply_adds()
+                continue
+            self.sleeping = True
+            if not q.empty():
+                self.sleeping = False
+                continue
+            fiber.park(deadline)
+            self.sleeping = False
+            self.busy_since = time.monotonic()
+            if fiber.io_ready:
+                fiber.io_ready = False
+                self._recheck = True
+            elif deadline is not None and q.empty() and time.monotonic() >= deadline:
+                raise queue.Empty
+
+    def _adopt(self, fiber: fibers.Fiber) -> None:
+        """Start waiting as ``fiber``: its scheduler watches the sockets from now on."""
+        if self._fiber is not None:
+            for fd in self._readers:
+                self._fiber.sched.unwatch(fd, self._fiber)
+        self._fiber = fiber
+        for fd in list(self._readers):
+            try:
+                fiber.sched.watch(fd, fiber)
+            except OSError:
+                self._drop(fd)
+        self._recheck = True
+
+    def _detach(self) -> None:
+        """A thread waits on an inbox a fiber used before: its own poll takes the sockets."""
+        fiber, self._fiber = self._fiber, None
+        readers, self._readers = self._readers, {}
+        for fd, reader in readers.items():
+            if fiber is not None:
+                fiber.sched.unwatch(fd, fiber)
+            try:
+                self._unregister(fd)
+            except (KeyError, ValueError, OSError):
+                pass
+            self._adds.append(reader)
+
     def _handle_ready(self, ready: list[tuple[int, int]]) -> bool:
         """Read every ready socket; True when some socket was read."""
         read = False
@@ -168,6 +255,19 @@ class Inbox:
                 continue
             if self._poll is None:
                 self._poll = select.poll()
+            if self._fiber is not None:
+                old = self._readers.get(fd)
+                if old is not None and old is not reader:
+                    self._unregister(fd)
+                try:
+                    self._fiber.sched.watch(fd, self._fiber)
+                except OSError:
+                    continue  # the I/O thread keeps reading it
+                self._readers[fd] = reader
+                self._register(fd, _POLLIN)
+                self._recheck = True
+                reader.want_direct()
+                continue
             if self._efd is None:
                 try:
                     efd = os.eventfd(0, os.EFD_NONBLOCK | os.EFD_CLOEXEC)
@@ -196,6 +296,8 @@ class Inbox:
                 self._check.unregister(fd)
 
     def _drop(self, fd: int) -> None:
+        if self._fiber is not None and fd in self._readers:
+            self._fiber.sched.unwatch(fd, self._fiber)
         if self._readers.pop(fd, None) is not None:
             try:
                 self._unregister(fd)
@@ -207,6 +309,8 @@ class Inbox:
         self._adds.clear()
         readers, self._readers = self._readers, {}
         for fd, reader in readers.items():
+            if self._fiber is not None:
+                self._fiber.sched.unwatch(fd, self._fiber)
             try:
                 self._unregister(fd)
             except (KeyError, ValueError, OSError):
