@@ -78,8 +78,8 @@ def ident() -> int:
 class Fiber:
     """One VU's greenlet on a :class:`Scheduler`; looks like a ``Thread`` to joiners."""
 
-    __slots__ = ("sched", "name", "glet", "fn", "args", "permit", "parked", "queued", "deadline",
-                 "pushed", "io_ready", "slice_start", "_done", "__weakref__")
+    __slots__ = ("sched", "name", "glet", "fn", "args", "permit", "parked", "gen", "queued", "deadline",
+                 "pushed", "io_fds", "wants_io", "slice_start", "_done", "__weakref__")
 
     def __init__(self, sched: "Scheduler", fn: Callable[..., Any], args: tuple[Any, ...], name: str) -> None:
         self.sched = sched
@@ -90,13 +90,20 @@ class Fiber:
         #: an unpark arrived that no park consumed yet (LockSupport-style permit)
         self.permit = False
         self.parked = False
-        self.queued = False
+        #: counts the fiber's suspensions (parks and yields); a ready-queue entry is for one
+        #: suspension only, so an entry left over from an earlier one cannot resume a later
+        self.gen = 0
+        #: the suspension (``gen``) this fiber is queued to be resumed from
+        self.queued = -1
         #: the deadline of the current park (None: none)
         self.deadline: float | None = None
         #: the latest deadline pushed to the scheduler's heap and not popped yet
         self.pushed: float | None = None
-        #: the scheduler saw one of this fiber's descriptors readable
-        self.io_ready = False
+        #: descriptors of this fiber the scheduler saw get data since the fiber last looked
+        self.io_fds: set[int] = set()
+        #: parked where it reads its descriptors (its inbox): data unparks it; elsewhere
+        #: (``sleep()``, an executor's wait) data only waits in ``io_fds``
+        self.wants_io = False
         self.slice_start = 0.0
         self._done = threading.Event()
 
@@ -112,6 +119,7 @@ class Fiber:
             if self.permit:
                 self.permit = False
                 return True
+            self.gen += 1
             self.parked = True
             self.deadline = deadline
         if deadline is not None and self.pushed != deadline:
@@ -122,15 +130,20 @@ class Fiber:
             self.parked = False
             self.deadline = None
             woke, self.permit = self.permit, False
-        return woke
+        return woke or deadline is None or _monotonic() < deadline
 
     def maybe_yield(self) -> None:
-        """Let waiting fibers run if this one has had the thread for a slice."""
-        sched = self.sched
-        if sched.ready and _monotonic() - self.slice_start > SLICE_S:
+        """Let the thread's other fibers run if this one has had the thread for a slice.
+
+        Always through the scheduler's loop, even with nothing queued: only the loop finds
+        the fibers whose deadline passed or whose sockets got data.
+        """
+        if _monotonic() - self.slice_start > SLICE_S:
+            sched = self.sched
             with sched.lock:
-                self.queued = True
-                sched.ready.append(self)
+                self.gen += 1
+                self.queued = self.gen
+                sched.ready.append((self, self.gen))
             sched.hub.switch()
 
     # ---- any thread ------------------------------------------------------------------
@@ -138,10 +151,10 @@ class Fiber:
         sched = self.sched
         with sched.lock:
             self.permit = True
-            if not self.parked or self.queued:
+            if not self.parked or self.queued == self.gen:
                 return
-            self.queued = True
-            sched.ready.append(self)
+            self.queued = self.gen
+            sched.ready.append((self, self.gen))
             wake = sched.sleeping
         if wake and threading.get_ident() != sched.thread_id:
             sched.wake()
@@ -159,7 +172,8 @@ class Scheduler:
     def __init__(self, name: str) -> None:
         self.name = name
         self.lock = threading.Lock()
-        self.ready: collections.deque[Fiber] = collections.deque()
+        #: (fiber, the suspension it is to be resumed from)
+        self.ready: collections.deque[tuple[Fiber, int]] = collections.deque()
         self.timers: list[tuple[float, int, Fiber]] = []
         self.seq = itertools.count()
         self.sleeping = False
@@ -173,6 +187,9 @@ class Scheduler:
         self._spawns: list[Fiber] = []
         self._owners: dict[int, Fiber] = {}
         self._ep = select.epoll()
+        from .transport import heldio  # (late: the transport imports this module)
+        #: a look at what is ready between two rounds that keeps the GIL (see heldio)
+        self._ready_now = heldio.ReadyNow(self._ep.fileno()).poll if heldio.epoll_available else None
         self._efd = os.eventfd(0, os.EFD_NONBLOCK | os.EFD_CLOEXEC)
         self._ep.register(self._efd, _EPOLLIN)
         self.thread = threading.Thread(target=self._run, name=name, daemon=True)
@@ -250,14 +267,12 @@ class Scheduler:
                 spawns, self._spawns = self._spawns, []
                 batch = list(ready)
                 ready.clear()
-                for fiber in batch:
-                    fiber.queued = False
             for fiber in spawns:
                 fiber.glet = _greenlet_mod.greenlet(self._main, parent=self.hub)
-                batch.append(fiber)
-            for fiber in batch:
-                if fiber._done.is_set():
-                    continue
+                batch.append((fiber, fiber.gen))
+            for fiber, gen in batch:
+                if gen != fiber.gen or fiber._done.is_set():
+                    continue  # resumed already, from an earlier entry of this batch
                 self.running = fiber
                 fiber.slice_start = _monotonic()
                 try:
@@ -273,7 +288,10 @@ class Scheduler:
                     timeout = self._timeout()
                     self.sleeping = timeout != 0.0
             try:
-                events = self._ep.poll(timeout)
+                if timeout == 0.0 and self._ready_now is not None:
+                    events = self._ready_now()
+                else:
+                    events = self._ep.poll(timeout)
             finally:
                 self.sleeping = False
             for fd, _mask in events:
@@ -285,8 +303,9 @@ class Scheduler:
                     continue
                 fiber = self._owners.get(fd)
                 if fiber is not None:
-                    fiber.io_ready = True
-                    self._make_ready(fiber)
+                    fiber.io_fds.add(fd)
+                    if fiber.wants_io:
+                        self._make_ready(fiber)
             self._expire()
 
     def _timeout(self) -> float:
@@ -315,9 +334,9 @@ class Scheduler:
 
     def _make_ready(self, fiber: Fiber) -> None:
         with self.lock:
-            if fiber.parked and not fiber.queued:
-                fiber.queued = True
-                self.ready.append(fiber)
+            if fiber.parked and fiber.queued != fiber.gen:
+                fiber.queued = fiber.gen
+                self.ready.append((fiber, fiber.gen))
 
     def _main(self, fiber: Fiber) -> None:
         try:

@@ -226,6 +226,8 @@ class WebSocketConnection:
         self._sock: socket.socket | ssl.SSLSocket | None = None
         self._registered = 0  # current selector mask
         self._read_paused = False  # flow control: pause_reading()/resume_reading()
+        #: the last read_direct stopped with data possibly left (inbox.py reads again)
+        self.direct_more = False
         #: direct reading (see inbox.py): the owner's inbox, whether the I/O thread reads
         #: (changed on the loop thread only), a hand-over to the owner requested
         self._inbox = inbox if self._scheme == "ws" else None
@@ -1049,7 +1051,7 @@ class WebSocketConnection:
                 if self._loop is not None:
                     self._loop.call_soon(self._hub_take)
                 return False
-            self._read_locked(out)
+            self.direct_more = self._read_locked(out)
             if self._phase == _DONE_PENDING and self._out:
                 self._flush_locked(out)
             need_loop = self._phase == _DONE_PENDING or bool(self._out)

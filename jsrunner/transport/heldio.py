@@ -23,6 +23,7 @@ the system call.
 from __future__ import annotations
 
 import ctypes
+import errno
 import os
 import platform
 import select
@@ -39,6 +40,7 @@ if _WANT and sys.platform.startswith("linux"):
         _recv = _libc.recv
         _poll = _libc.poll
         _epoll_ctl = _libc.epoll_ctl
+        _epoll_wait = _libc.epoll_wait
     except (OSError, AttributeError):  # pragma: no cover - unusual libc
         pass
     else:
@@ -143,8 +145,35 @@ epoll_available = available and sys.byteorder == "little" and hasattr(select, "e
 if epoll_available:
     _epoll_ctl.restype = ctypes.c_int
     _epoll_ctl.argtypes = [ctypes.c_int, ctypes.c_int, ctypes.c_int, ctypes.POINTER(_EpollEvent)]
+    _epoll_wait.restype = ctypes.c_int
+    _epoll_wait.argtypes = [ctypes.c_int, ctypes.POINTER(_EpollEvent), ctypes.c_int, ctypes.c_int]
 
 _CTL_ADD, _CTL_DEL, _CTL_MOD = 1, 2, 3
+
+
+class ReadyNow:
+    """What an epoll has ready now (``epoll_wait`` with timeout 0), keeping the GIL.
+
+    For the fiber scheduler (jsrunner/fibers.py), which looks between two rounds of busy
+    fibers. Releasing the GIL there, every few milliseconds, did worse than cost a
+    hand-off: each release and re-take counts as a GIL switch, so a thread queued for
+    the GIL (the I/O loop, the metrics collector, an executor's clock) never asked for a
+    forced switch and waited for as long as the fibers stayed busy. One thread's use.
+    """
+
+    def __init__(self, epfd: int, size: int = 256) -> None:
+        self._epfd = epfd
+        self._size = size
+        self._evs = (_EpollEvent * size)()
+
+    def poll(self) -> list[tuple[int, int]]:
+        n = _epoll_wait(self._epfd, self._evs, self._size, 0)
+        if n < 0:
+            if _get_errno() == errno.EINTR:
+                return []
+            raise _error()
+        evs = self._evs
+        return [(evs[i].data & 0xFFFFFFFF, evs[i].events) for i in range(n)]
 
 
 class HeldEpoll:

@@ -55,6 +55,9 @@ class DirectReader(Protocol):
 
     def release_direct(self) -> None: ...
 
+    #: the last ``read_direct`` stopped with data possibly left (its read budget ran out)
+    direct_more: bool
+
 
 class Inbox:
     """``put`` from any thread; ``get_nowait``/``empty``/``wait`` on the owner's thread."""
@@ -80,6 +83,8 @@ class Inbox:
         #: a read may have left data behind, or an edge may have been missed: check every
         #: socket (level-triggered) before parking
         self._recheck = False
+        #: a read of the last round stopped with data left (its budget ran out)
+        self._more = False
 
     # ---- any thread -------------------------------------------------------------------
     def put(self, item: Any) -> None:
@@ -180,26 +185,41 @@ class Inbox:
         while True:
             if not q.empty():
                 return q.get_nowait()
+            fds = fiber.io_fds
+            if fds:
+                # the sockets the scheduler saw get data, then (a broadcast reaching several
+                # sockets of this VU) the others that have some by now: one batch for JS
+                fiber.io_fds = set()
+                self._more = False
+                self._handle_ready([(fd, _POLLIN) for fd in fds])
+                if len(self._readers) > 1:
+                    self._handle_ready(check.ready() if check is not None else self._poll.poll(0))
+                if self._more:
+                    self._recheck = True
+                continue
             if self._recheck:
                 self._recheck = False
                 if self._readers:
-                    if self._handle_ready(check.ready() if check is not None else self._poll.poll(0)):
-                        self._recheck = True  # until a check finds every socket drained
+                    self._more = False
+                    self._handle_ready(check.ready() if check is not None else self._poll.poll(0))
+                    if self._more:
+                        self._recheck = True  # a read left data behind: look again
                     continue
             if self._adds:
                 self._apply_adds()
                 continue
             self.sleeping = True
-            if not q.empty():
+            fiber.wants_io = True
+            if not q.empty() or fiber.io_fds:
                 self.sleeping = False
+                fiber.wants_io = False
                 continue
             fiber.park(deadline)
             self.sleeping = False
+            fiber.wants_io = False
             self.busy_since = time.monotonic()
-            if fiber.io_ready:
-                fiber.io_ready = False
-                self._recheck = True
-            elif deadline is not None and q.empty() and time.monotonic() >= deadline:
+            if (deadline is not None and not fiber.io_fds and q.empty()
+                    and time.monotonic() >= deadline):
                 raise queue.Empty
 
     def _adopt(self, fiber: fibers.Fiber) -> None:
@@ -242,6 +262,8 @@ class Inbox:
             read = True
             if reader is None or mask & _POLL_GONE or not reader.read_direct():
                 self._drop(fd)
+            elif reader.direct_more:
+                self._more = True
         return read
 
     def _apply_adds(self) -> None:

@@ -14,6 +14,9 @@ from jsrunner.transport.inbox import Inbox
 class FakeReader:
     """A socketpair end standing in for a WebSocketConnection in direct mode."""
 
+    #: reads everything there is at once (no read budget)
+    direct_more = False
+
     def __init__(self, inbox: Inbox, keep: bool = True) -> None:
         self.a, self.b = socket.socketpair()
         self.a.setblocking(False)
