@@ -59,6 +59,11 @@ PER_THREAD = max(1, int(os.environ.get("JSRUNNER_FIBERS_PER_THREAD", "1024") or 
 
 _EPOLLIN = select.EPOLLIN
 _EPOLLET = select.EPOLLET
+#: the peer's FIN: reported with the edge of the data before it, after which no further
+#: edge comes, so the owner must read on to the end (a short read does not prove it)
+_EPOLLRDHUP = select.EPOLLRDHUP
+_WATCH = _EPOLLIN | _EPOLLRDHUP | _EPOLLET
+_ENDED = _EPOLLRDHUP | select.EPOLLHUP | select.EPOLLERR
 _tls = threading.local()
 _monotonic = time.monotonic
 
@@ -79,7 +84,7 @@ class Fiber:
     """One VU's greenlet on a :class:`Scheduler`; looks like a ``Thread`` to joiners."""
 
     __slots__ = ("sched", "name", "glet", "fn", "args", "permit", "parked", "gen", "queued", "deadline",
-                 "pushed", "io_fds", "wants_io", "slice_start", "_done", "__weakref__")
+                 "pushed", "io_fds", "io_ended", "wants_io", "slice_start", "_done", "__weakref__")
 
     def __init__(self, sched: "Scheduler", fn: Callable[..., Any], args: tuple[Any, ...], name: str) -> None:
         self.sched = sched
@@ -101,6 +106,8 @@ class Fiber:
         self.pushed: float | None = None
         #: descriptors of this fiber the scheduler saw get data since the fiber last looked
         self.io_fds: set[int] = set()
+        #: one of them also reported the peer's FIN, a hang-up or an error (read to the end)
+        self.io_ended = False
         #: parked where it reads its descriptors (its inbox): data unparks it; elsewhere
         #: (``sleep()``, an executor's wait) data only waits in ``io_fds``
         self.wants_io = False
@@ -125,7 +132,22 @@ class Fiber:
         if deadline is not None and self.pushed != deadline:
             self.pushed = deadline
             heapq.heappush(sched.timers, (deadline, next(sched.seq), self))
-        sched.hub.switch()
+        if not sched.ready and not sched.spawns:
+            # nobody else is waiting to run: wait for the thread's events right here, as
+            # the scheduler's loop would, and go on without two switches when only this
+            # fiber is woken (one VU alone on its thread pays no more than a thread did)
+            ready = sched.ready
+            while True:
+                sched.poll_once()
+                if ready or sched.spawns:
+                    break
+            if len(ready) == 1 and self.queued == self.gen and ready[0][0] is self and not sched.spawns:
+                ready.popleft()
+                self.slice_start = _monotonic()
+            else:
+                sched.hub.switch()
+        else:
+            sched.hub.switch()
         with sched.lock:
             self.parked = False
             self.deadline = None
@@ -184,7 +206,7 @@ class Scheduler:
         self.exiting = False
         self.closing = False
         self._had = False
-        self._spawns: list[Fiber] = []
+        self.spawns: list[Fiber] = []
         self._owners: dict[int, Fiber] = {}
         self._ep = select.epoll()
         from .transport import heldio  # (late: the transport imports this module)
@@ -207,7 +229,7 @@ class Scheduler:
                 return None
             self.live += 1
             self._had = True
-            self._spawns.append(fiber)
+            self.spawns.append(fiber)
             wake = self.sleeping
         if wake:
             self.wake()
@@ -226,9 +248,9 @@ class Scheduler:
         old = self._owners.get(fd)
         self._owners[fd] = fiber
         try:
-            self._ep.register(fd, _EPOLLIN | _EPOLLET)
+            self._ep.register(fd, _WATCH)
         except FileExistsError:
-            self._ep.modify(fd, _EPOLLIN | _EPOLLET)
+            self._ep.modify(fd, _WATCH)
         except OSError:
             if old is None:
                 self._owners.pop(fd, None)
@@ -264,37 +286,46 @@ class Scheduler:
         ready = self.ready
         while True:
             with lock:
-                spawns, self._spawns = self._spawns, []
-                batch = list(ready)
-                ready.clear()
-            for fiber in spawns:
-                fiber.glet = _greenlet_mod.greenlet(self._main, parent=self.hub)
-                batch.append((fiber, fiber.gen))
-            for fiber, gen in batch:
+                spawns, self.spawns = self.spawns, []
+                for fiber in spawns:
+                    fiber.glet = _greenlet_mod.greenlet(self._main, parent=self.hub)
+                    ready.append((fiber, fiber.gen))
+            # one round: the fibers ready now (those they wake wait for the next round, after
+            # a look at the sockets and deadlines); taken one at a time, so that ``ready``
+            # is empty only when no fiber is waiting to run (see Fiber.park)
+            for _ in range(len(ready)):
+                fiber, gen = ready.popleft()
                 if gen != fiber.gen or fiber._done.is_set():
-                    continue  # resumed already, from an earlier entry of this batch
+                    continue  # resumed already, from an earlier entry
                 self.running = fiber
                 fiber.slice_start = _monotonic()
                 try:
                     fiber.glet.switch(fiber)
                 finally:
                     self.running = None
-            timeout = 0.0
             with lock:
-                if not ready and not self._spawns:
-                    if self.live == 0 and (self._had or self.closing):
-                        self.exiting = True
-                        return
-                    timeout = self._timeout()
-                    self.sleeping = timeout != 0.0
-            try:
-                if timeout == 0.0 and self._ready_now is not None:
-                    events = self._ready_now()
-                else:
-                    events = self._ep.poll(timeout)
-            finally:
-                self.sleeping = False
-            for fd, _mask in events:
+                if not ready and not self.spawns and self.live == 0 and (self._had or self.closing):
+                    self.exiting = True
+                    return
+            self.poll_once()
+
+    def poll_once(self) -> None:
+        """Wait for the thread's events (none if a fiber is ready to run), then queue the
+        fibers they wake. Run by the loop, or by a parking fiber when no other is ready."""
+        timeout = 0.0
+        with self.lock:
+            if not self.ready and not self.spawns:
+                timeout = self._timeout()
+                self.sleeping = timeout != 0.0
+        try:
+            if timeout == 0.0 and self._ready_now is not None:
+                events = self._ready_now()
+            else:
+                events = self._ep.poll(timeout)
+        finally:
+            self.sleeping = False
+        if events:
+            for fd, mask in events:
                 if fd == self._efd:
                     try:
                         os.eventfd_read(fd)
@@ -304,9 +335,11 @@ class Scheduler:
                 fiber = self._owners.get(fd)
                 if fiber is not None:
                     fiber.io_fds.add(fd)
+                    if mask & _ENDED:
+                        fiber.io_ended = True
                     if fiber.wants_io:
                         self._make_ready(fiber)
-            self._expire()
+        self._expire()
 
     def _timeout(self) -> float:
         """Seconds until the earliest deadline (-1: none)."""

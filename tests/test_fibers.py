@@ -850,3 +850,52 @@ def test_inbox_direct_reader_in_fiber(pool: fibers.SchedulerPool) -> None:
     assert state["epoll_forgot"] is True
     assert state["reads_after_release"] == 0
     assert leftover == b"after-release"
+
+
+class _EofReader(_SockReader):
+    """Posts ``b""`` for the peer's FIN, so a test can see that it was read."""
+
+    def read_direct(self) -> bool:
+        self.reads += 1
+        try:
+            data = self.sock.recv(65536)
+        except BlockingIOError:
+            return True
+        self.inbox.put(data)
+        return bool(data)
+
+
+def test_inbox_reads_to_the_end_when_data_and_fin_came_in_one_edge(pool: fibers.SchedulerPool) -> None:
+    """The scheduler's epoll is edge-triggered: data and the FIN behind it may be harvested
+    before the fiber reads, and a short read of the data then leaves the FIN with no edge to
+    come. The fiber must still see the end (a server closing without a close frame)."""
+    ours, theirs = socket.socketpair()
+    ours.setblocking(False)
+    inbox = Inbox()
+    reader = _EofReader(ours, inbox)
+
+    def body() -> tuple[Any, Any]:
+        fiber = fibers.current()
+        assert fiber is not None
+        inbox.add_reader(reader)
+        inbox.put("ready")
+        assert inbox.wait(HANG_S) == "ready"  # the scheduler watches the socket now
+        with pytest.raises(queue.Empty):
+            inbox.wait(0.01)  # (its first look at the new socket is done)
+        theirs.sendall(b"last")
+        theirs.shutdown(socket.SHUT_WR)
+        fiber.park(time.monotonic() + 0.05)  # not in the inbox: both edges are harvested meanwhile
+        first = inbox.wait(HANG_S)
+        try:
+            second = inbox.wait(0.5)
+        except queue.Empty:
+            second = "no end seen"
+        return first, second
+
+    try:
+        first, second = in_fiber(pool, body).result()
+    finally:
+        ours.close()
+        theirs.close()
+    assert first == b"last"
+    assert second == b""

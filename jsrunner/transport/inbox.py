@@ -194,8 +194,9 @@ class Inbox:
                 fiber.io_fds = set()
                 self._more = False
                 self._handle_ready([(fd, _POLLIN) for fd in fds])
-                if self._more:
-                    self._recheck = True
+                if self._more or fiber.io_ended:
+                    fiber.io_ended = False
+                    self._recheck = True  # read on until a look finds nothing left
                 continue
             if self._recheck:
                 self._recheck = False
