@@ -1,13 +1,13 @@
-"""Spike for the next step of issues 3/7: several VUs' QuickJS runtimes on one OS thread.
+"""The spike behind jsrunner/fibers.py: several VUs' QuickJS runtimes on one OS thread.
 
-    pip install greenlet && python bench/spike_greenlet_vus.py [--vus 50] [--rounds 2000]
+    python bench/spike_greenlet_vus.py [--vus 50] [--rounds 2000]
 
-Not used by jsrunner (greenlet is not a dependency). It checks the one thing that design
-needs from the engine — a runtime can be parked in the middle of an eval (inside a host call,
-below an async function and a 20-deep JS recursion) while other runtimes run on the same OS
-thread, and resumed later with a value — and measures a park + resume, to set beside an OS
-thread wake-up (``bench/bench_wakes.py`` prints that floor). Every VU's loop must end with
-the right sum, or the script exits 1.
+Kept as the smallest check of the one thing that design needs from the engine — a runtime
+can be parked in the middle of an eval (inside a host call, below an async function and a
+20-deep JS recursion) while other runtimes run on the same OS thread, and resumed later with
+a value — and measures a park + resume, to set beside an OS thread wake-up
+(``bench/bench_wakes.py`` prints that floor). Every VU's loop must end with the right sum,
+or the script exits 1.
 """
 
 from __future__ import annotations

@@ -116,7 +116,8 @@ class Fiber:
 
     # ---- from the fiber itself -----------------------------------------------------------
     def park(self, deadline: float | None = None) -> bool:
-        """Sleep until :meth:`unpark` (True) or ``deadline`` (monotonic; False).
+        """Sleep until :meth:`unpark`, ``deadline`` (monotonic) or, when waiting in its inbox
+        (``wants_io``), data on one of its sockets. False: the deadline passed unparked.
 
         May return True spuriously (an unpark meant for another wait of this fiber):
         callers re-check what they wait for.
