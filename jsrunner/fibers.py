@@ -442,7 +442,13 @@ class _Waiter:
 
 
 class Condition(threading.Condition):
-    """``threading.Condition`` whose ``wait`` parks the calling fiber (if it is one)."""
+    """``threading.Condition`` whose ``wait`` parks the calling fiber (if it is one).
+
+    A fiber waits as a :class:`_Waiter` in the condition's own waiter list, so ``notify``
+    (which calls ``release()`` on the waiters it picks) works unchanged from threads and
+    fibers alike: CPython's waiter protocol since 3.2 (``_waiters``, ``_release_save``,
+    ``_acquire_restore``, ``_is_owned``), checked by tests/test_fibers.py.
+    """
 
     def wait(self, timeout: float | None = None) -> bool:
         fiber = current()
