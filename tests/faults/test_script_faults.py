@@ -201,3 +201,32 @@ def test_open_of_a_missing_file(tmp_path):
     assert out.exit_code == 107
     (err,) = out.errors()
     assert err.startswith(f"GoError: stat {tmp_path}/nope.txt: no such file or directory\n")
+
+
+SPIN_BESIDE_TIMERS = """
+import { setInterval, clearInterval } from 'k6/timers';
+import { Counter } from 'k6/metrics';
+const ticks = new Counter('ticks');
+export const options = { scenarios: {
+  spin: { executor: 'per-vu-iterations', vus: 1, iterations: 1, exec: 'spin', maxDuration: '3s', gracefulStop: '0s' },
+  tick: { executor: 'per-vu-iterations', vus: 1, iterations: 1, exec: 'tick', maxDuration: '1500ms', gracefulStop: '0s' },
+} };
+export function spin() { for (;;) {} }
+export function tick() {
+  return new Promise((resolve) => {
+    let n = 0;
+    const id = setInterval(() => { ticks.add(1); if (++n === 20) { clearInterval(id); resolve(); } }, 20);
+  });
+}
+"""
+
+
+def test_a_vu_in_an_endless_loop_does_not_stop_the_other_vus(tmp_path):
+    # VUs share scheduler threads (jsrunner/fibers.py): a VU whose JS never returns to its
+    # event loop must still let the others run (it yields from QuickJS's interrupt handler),
+    # as in k6, where every VU is a goroutine. The ticking VU needs ~0.4 s and is cut off at
+    # 1.5 s; the spinning one is stopped only after 3 s.
+    out = run(script(tmp_path, SPIN_BESIDE_TIMERS), timeout=30, export=True)
+    assert out.exit_code == 0, out.stderr
+    assert out.count("ticks") == 20
+    assert out.count("iterations") == 1  # the ticking VU's; the spinning one was interrupted
