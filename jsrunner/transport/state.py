@@ -31,6 +31,7 @@ The caller serialises access (the driver holds one lock per connection).
 
 from __future__ import annotations
 
+import functools
 from typing import Any, Iterable
 
 CONNECTING, OPEN, CLOSING, CLOSED = 0, 1, 2, 3
@@ -98,8 +99,11 @@ def validate_close_args(code: Any, reason: Any) -> tuple[int, str]:
     return (code or 1000), reason
 
 
+@functools.lru_cache(maxsize=1024)
 def canonical_header_key(key: str) -> str:
-    """Go's ``textproto.CanonicalMIMEHeaderKey`` (``x-foo`` → ``X-Foo``, ``X_bar`` unchanged)."""
+    """Go's ``textproto.CanonicalMIMEHeaderKey`` (``x-foo`` → ``X-Foo``, ``X_bar`` unchanged).
+
+    Cached: every handshake response brings the same few header names again."""
     valid = "!#$%&'*+-.^_`|~"
     for ch in key:
         if not (ch.isascii() and (ch.isalnum() or ch in valid)):
