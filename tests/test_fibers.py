@@ -636,14 +636,15 @@ def test_simplequeue_keeps_fifo_order(pool: fibers.SchedulerPool) -> None:
 
 
 # ---- 6. maybe_yield ----------------------------------------------------------------------
-def _busy(seconds: float, stop: list[bool], window: list[float]) -> None:
-    """Run JS-like for ``seconds``, calling maybe_yield at every "poll"."""
+def _busy(seconds: float, stop: list[bool], window: list[float],
+          enough: Callable[[], bool] = lambda: False) -> None:
+    """Run JS-like for ``seconds`` (or until ``enough()``), calling maybe_yield at every "poll"."""
     fiber = fibers.current()
     assert fiber is not None
     t0 = time.monotonic()
     window.append(t0)
     try:
-        while time.monotonic() - t0 < seconds:
+        while time.monotonic() - t0 < seconds and not enough():
             for _ in range(200):
                 pass
             fiber.maybe_yield()
@@ -668,12 +669,16 @@ def test_maybe_yield_lets_deadline_parked_fiber_run(pool: fibers.SchedulerPool) 
 
     tick = in_fiber(pool, ticker, name="ticker")
     wait_until(lambda: len(wakes) >= 2)  # ticking before the busy fiber starts
-    busy = in_fiber(pool, _busy, 0.1, stop, window, name="busy")
-    busy.result()
+    before = len(wakes)
+    # busy until the ticker has run 8 more times (a slice each: ~40 ms), or for 1.5 s when
+    # it never gets a turn: on a loaded machine the scheduler thread itself gets fewer
+    # slices of CPU, so a count within a fixed window would be a timing test
+    busy = in_fiber(pool, _busy, 1.5, stop, window, lambda: len(wakes) >= before + 8, name="busy")
+    busy.result(timeout=HANG_S + 1.5)
     tick.result()
     start, end = window
     during = [w for w in wakes if start < w < end]
-    assert len(during) >= 8, f"ticker ran {len(during)} times during 100 ms of busy fiber"
+    assert len(during) >= 8, f"ticker ran {len(during)} times during {end - start:.2f} s of busy fiber"
 
 
 def test_maybe_yield_lets_unparked_fiber_run(pool: fibers.SchedulerPool) -> None:
@@ -692,7 +697,7 @@ def test_maybe_yield_lets_unparked_fiber_run(pool: fibers.SchedulerPool) -> None
             got.append(time.monotonic())
 
     cons = in_fiber(pool, consumer, name="consumer")
-    busy = in_fiber(pool, _busy, 0.1, stop, window, name="busy")
+    busy = in_fiber(pool, _busy, 1.5, stop, window, lambda: len(got) >= 5, name="busy")
 
     def producer() -> None:
         wait_until(lambda: bool(window))
@@ -701,12 +706,12 @@ def test_maybe_yield_lets_unparked_fiber_run(pool: fibers.SchedulerPool) -> None
             time.sleep(0.003)
         q.put(None)
 
-    in_thread(producer).result()
-    busy.result()
+    in_thread(producer).result(timeout=HANG_S + 1.5)
+    busy.result(timeout=HANG_S + 1.5)
     cons.result()
     start, end = window
     during = [g for g in got if start < g < end]
-    assert len(during) >= 5, f"consumer ran {len(during)} times during 100 ms of busy fiber"
+    assert len(during) >= 5, f"consumer ran {len(during)} times during {end - start:.2f} s of busy fiber"
 
 
 def test_maybe_yield_lets_new_fiber_start(pool: fibers.SchedulerPool) -> None:
