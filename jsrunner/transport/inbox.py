@@ -18,9 +18,10 @@ Without readers this is a plain ``SimpleQueue`` wait (no file descriptor at all)
 
 When the VU runs as a fiber (:mod:`jsrunner.fibers`, several VUs per OS thread) it parks
 instead: posters unpark it, and its scheduler's one epoll (edge-triggered) unparks it when
-one of its sockets gets data. The VU reads its sockets level-triggered itself (a
-GIL-keeping ``poll(0)`` over its own descriptors) before it parks again, so an edge is
-never needed for data that was already there.
+one of its sockets gets data. The VU reads the sockets the scheduler reported; where a
+read may have left data that no further edge will announce (the read budget ran out, or
+the peer's FIN came with the data), it looks over all its sockets level-triggered (a
+GIL-keeping ``poll(0)``) before it parks again.
 """
 
 from __future__ import annotations
@@ -238,16 +239,11 @@ class Inbox:
 
     def _detach(self) -> None:
         """A thread waits on an inbox a fiber used before: its own poll takes the sockets."""
-        fiber, self._fiber = self._fiber, None
         readers, self._readers = self._readers, {}
         for fd, reader in readers.items():
-            if fiber is not None:
-                fiber.sched.unwatch(fd, fiber)
-            try:
-                self._unregister(fd)
-            except (KeyError, ValueError, OSError):
-                pass
+            self._forget(fd)
             self._adds.append(reader)
+        self._fiber = None
 
     def _handle_ready(self, ready: list[tuple[int, int]]) -> bool:
         """Read every ready socket; True when some socket was read."""
@@ -279,19 +275,12 @@ class Inbox:
             if self._poll is None:
                 self._poll = select.poll()
             if self._fiber is not None:
-                old = self._readers.get(fd)
-                if old is not None and old is not reader:
-                    self._unregister(fd)
                 try:
                     self._fiber.sched.watch(fd, self._fiber)
                 except OSError:
                     continue  # the I/O thread keeps reading it
-                self._readers[fd] = reader
-                self._register(fd, _POLLIN)
-                self._recheck = True
-                reader.want_direct()
-                continue
-            if self._efd is None:
+                self._recheck = True  # a first look: data may be there already
+            elif self._efd is None:
                 try:
                     efd = os.eventfd(0, os.EFD_NONBLOCK | os.EFD_CLOEXEC)
                 except OSError:
@@ -318,26 +307,25 @@ class Inbox:
             if self._check is not None:
                 self._check.unregister(fd)
 
-    def _drop(self, fd: int) -> None:
-        if self._fiber is not None and fd in self._readers:
+    def _forget(self, fd: int) -> None:
+        """Stop looking at ``fd`` (the scheduler's watch included); it may be closed already."""
+        if self._fiber is not None:
             self._fiber.sched.unwatch(fd, self._fiber)
+        try:
+            self._unregister(fd)
+        except (KeyError, ValueError, OSError):
+            pass
+
+    def _drop(self, fd: int) -> None:
         if self._readers.pop(fd, None) is not None:
-            try:
-                self._unregister(fd)
-            except (KeyError, ValueError, OSError):
-                pass
+            self._forget(fd)
 
     def release(self) -> None:
         """The owner shuts down: hand every socket back to the I/O thread, free the eventfd."""
         self._adds.clear()
         readers, self._readers = self._readers, {}
         for fd, reader in readers.items():
-            if self._fiber is not None:
-                self._fiber.sched.unwatch(fd, self._fiber)
-            try:
-                self._unregister(fd)
-            except (KeyError, ValueError, OSError):
-                pass
+            self._forget(fd)
             reader.release_direct()
         self._close_efd()
 
