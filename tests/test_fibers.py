@@ -23,6 +23,7 @@ import pytest
 pytest.importorskip("greenlet")
 
 from jsrunner import fibers  # noqa: E402
+from jsrunner.spinwait import SpinWindow  # noqa: E402
 from jsrunner.transport.inbox import Inbox  # noqa: E402
 
 pytestmark = pytest.mark.skipif(not fibers.enabled, reason="fibers disabled (JSRUNNER_FIBERS=0)")
@@ -325,6 +326,84 @@ def test_park_never_returns_false_before_its_deadline(pool: fibers.SchedulerPool
     a.result()
     woke, elapsed = b.result()
     assert woke or elapsed >= 0.29, f"park returned False after {elapsed * 1000:.1f} ms of 300"
+
+
+def _wide_spin(fiber: fibers.Fiber, seconds: float) -> None:
+    """Make the fiber's scheduler poll for ``seconds`` before it sleeps (from the fiber)."""
+    fiber.sched.spin = SpinWindow(limit=seconds, start=seconds)
+    fiber.sched.spin.window = seconds
+
+
+def test_unpark_from_a_thread_ends_the_polling_at_once(pool: fibers.SchedulerPool) -> None:
+    """While its scheduler polls before sleeping, a fiber unparked by another thread resumes
+    then, not when the window ends (no eventfd write reaches a thread that is not asleep)."""
+
+    def body() -> float:
+        fiber = fibers.current()
+        assert fiber is not None
+        _wide_spin(fiber, 1.5)
+        t0 = time.monotonic()
+        assert fiber.park()
+        return time.monotonic() - t0
+
+    call = in_fiber(pool, body)
+    fiber = call.handle
+    assert isinstance(fiber, fibers.Fiber)
+    wait_until(lambda: fiber.parked)
+    time.sleep(0.05)
+    in_thread(fiber.unpark).result()
+    assert call.result() < 1.0
+
+
+def test_socket_data_caught_while_polling_wakes_the_fiber_and_keeps_the_window(pool: fibers.SchedulerPool) -> None:
+    """Data on a watched socket during the polling window resumes the fiber without a
+    sleep, and the window stays as it was."""
+    a, b = socket.socketpair()
+    try:
+        def body() -> tuple[float, float, float]:
+            fiber = fibers.current()
+            assert fiber is not None
+            _wide_spin(fiber, 1.5)
+            fiber.sched.watch(a.fileno(), fiber)
+            fiber.wants_io = True
+            t0 = time.monotonic()
+            try:
+                fiber.park()
+            finally:
+                fiber.wants_io = False
+                fiber.sched.unwatch(a.fileno(), fiber)
+            return time.monotonic() - t0, fiber.sched.spin.window, len(fiber.io_fds)
+
+        call = in_fiber(pool, body)
+        fiber = call.handle
+        assert isinstance(fiber, fibers.Fiber)
+        wait_until(lambda: fiber.parked)
+        time.sleep(0.05)
+        b.send(b"x")
+        elapsed, window, fds = call.result()
+        assert elapsed < 1.0
+        assert window == 1.5
+        assert fds == 1
+    finally:
+        a.close()
+        b.close()
+
+
+def test_long_sleeps_leave_the_scheduler_sleeping_without_polling(pool: fibers.SchedulerPool) -> None:
+    """A fiber woken after long sleeps (a VU ticking slowly) costs no polling: the default
+    window shrinks to nothing."""
+
+    def body() -> tuple[float, float]:
+        fiber = fibers.current()
+        assert fiber is not None
+        fiber.sched.spin.window = fiber.sched.spin.limit
+        for _ in range(12):
+            fiber_sleep(0.01)
+        long_after = fiber.sched.spin.window
+        return long_after, fiber.sched.spin.limit
+
+    window, limit = in_fiber(pool, body).result()
+    assert window == 0.0 or limit == 0.0
 
 
 # ---- 3. Condition ----------------------------------------------------------------------
