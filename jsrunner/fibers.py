@@ -341,7 +341,10 @@ class Scheduler:
                 else:
                     start = _monotonic()
                     events = self._ep.poll(timeout)
-                    self.spin.slept(_monotonic() - start)
+                    if any(fd == self._efd for fd, _ in events):
+                        self.spin.woken()
+                    else:
+                        self.spin.slept(_monotonic() - start)
             finally:
                 self.sleeping = False
         if events:

@@ -11,7 +11,9 @@ Spinning costs CPU whenever nothing arrives in time, so the window adapts the wa
 halt polling does: it grows while the thread's sleeps keep being shorter than the longest
 window (an event would have been caught by polling a little longer), and shrinks when a
 sleep outlasts it (polling would have been wasted). A thread whose waits are long — VUs
-ticking once a second, a quiet chat room — settles at no spin at all.
+ticking once a second, a quiet chat room — settles at no spin at all. A sleep another
+thread ended (an unpark through the eventfd) shrinks the window too: that thread needs the
+GIL the polling keeps, so polling would only delay it.
 
 Pure logic: the scheduler measures and asks; nothing here reads a clock.
 """
@@ -50,6 +52,14 @@ class SpinWindow:
     def caught(self) -> None:
         """An event came while polling: the window was long enough; keep it."""
 
+    def woken(self) -> None:
+        """Another thread woke the sleeping thread (an unpark, not a socket or a deadline).
+
+        Polling cannot catch such a wake-up: the waker needs the GIL that polling keeps, so
+        it would only run once the window ended and cost the window each time. Halve it.
+        """
+        self.window = self.window / 2.0 if self.window / 2.0 >= self.start else 0.0
+
     def slept(self, duration: float) -> None:
         """Polling found nothing and the thread slept ``duration`` seconds for its event.
 
@@ -60,4 +70,4 @@ class SpinWindow:
             if self.limit > 0.0:
                 self.window = min(self.limit, max(self.window * 2.0, self.start))
         else:
-            self.window = self.window / 2.0 if self.window / 2.0 >= self.start else 0.0
+            self.woken()

@@ -389,6 +389,36 @@ def test_socket_data_caught_while_polling_wakes_the_fiber_and_keeps_the_window(p
         b.close()
 
 
+def test_wake_ups_by_another_thread_do_not_make_the_scheduler_poll(pool: fibers.SchedulerPool) -> None:
+    """Short sleeps ended by another thread's unpark leave the window at nothing: that
+    thread needs the GIL the polling would keep."""
+    gate = threading.Event()
+
+    def body() -> float:
+        fiber = fibers.current()
+        assert fiber is not None
+        fiber.sched.spin = SpinWindow(limit=5.0, start=0.001)  # every sleep here is "short"
+        for _ in range(10):
+            gate.set()
+            fiber.park()
+        return fiber.sched.spin.window
+
+    call = in_fiber(pool, body)
+    fiber = call.handle
+    assert isinstance(fiber, fibers.Fiber)
+
+    def waker() -> None:
+        for _ in range(10):
+            assert gate.wait(HANG_S)
+            gate.clear()
+            wait_until(lambda: fiber.parked or not fiber.is_alive())
+            time.sleep(0.002)
+            fiber.unpark()
+
+    in_thread(waker).result(timeout=5 * HANG_S)
+    assert call.result() == 0.0
+
+
 def test_long_sleeps_leave_the_scheduler_sleeping_without_polling(pool: fibers.SchedulerPool) -> None:
     """A fiber woken after long sleeps (a VU ticking slowly) costs no polling: the default
     window shrinks to nothing."""

@@ -57,3 +57,14 @@ def test_a_zero_limit_never_spins() -> None:
     for _ in range(3):
         w.slept(0.0)
     assert w.spin_for(-1.0) == 0.0
+
+
+def test_a_wake_up_by_another_thread_shrinks_the_window() -> None:
+    w = SpinWindow(limit=100e-6, start=10e-6)
+    for _ in range(5):
+        w.slept(1e-6)
+    w.woken()
+    assert w.window == pytest.approx(50e-6)
+    for _ in range(3):
+        w.woken()
+    assert w.window == 0.0
