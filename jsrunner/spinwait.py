@@ -1,11 +1,10 @@
 """How long a scheduler thread polls before it goes to sleep: adaptive halt polling.
 
 On this VM, a thread that sleeps in ``epoll_wait`` and is woken by a packet pays ~50 µs of
-wake-up latency, more than the local echo server takes to answer (``/tmp`` experiment
-recorded in docs/vu-multiplexing.md: a raw Python client doing sequential echo round trips
-made 10.6k/s blocking in ``recv`` and 25k/s polling with ``MSG_DONTWAIT``). Go's scheduler,
-and so k6, spins briefly before it parks a thread; a thread that always sleeps loses every
-request-reply exchange to it.
+wake-up latency, more than the local echo server takes to answer (``bench/rt_floor.py``: a
+raw Python client doing sequential echo round trips makes ~10k/s blocking in ``recv`` and
+~20–25k/s polling with ``MSG_DONTWAIT``). Go's scheduler, and so k6, spins briefly before it
+parks a thread; a thread that always sleeps loses every request-reply exchange to it.
 
 Spinning costs CPU whenever nothing arrives in time, so the window adapts the way KVM's
 halt polling does: it grows while the thread's sleeps keep being shorter than the longest
