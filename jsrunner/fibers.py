@@ -319,14 +319,19 @@ class Scheduler:
         fibers they wake. Run by the loop, or by a parking fiber when no other is ready.
 
         Before it sleeps, the thread polls for a while when its recent sleeps were short
-        (:mod:`jsrunner.spinwait`): an answer that comes within microseconds is then taken
-        without the VM's wake-up latency.
+        and polling shortened its waits (:mod:`jsrunner.spinwait`): an answer that comes
+        within microseconds is then taken without the VM's wake-up latency.
         """
         events = None
+        began = 0.0
+        spin = self.spin
         with self.lock:
             timeout = self._timeout() if not self.ready and not self.spawns else 0.0
-        if timeout != 0.0 and self.spin.window > 0.0 and self._ready_now is not None:
-            events = self._spin(self.spin.spin_for(timeout))
+        if timeout != 0.0 and self._ready_now is not None:
+            window = spin.spin_for(timeout)
+            if window > 0.0:
+                began = _monotonic()
+                events = self._spin(window, began)
         if events is None:
             timeout = 0.0
             with self.lock:
@@ -341,10 +346,13 @@ class Scheduler:
                 else:
                     start = _monotonic()
                     events = self._ep.poll(timeout)
-                    if any(fd == self._efd for fd, _ in events):
-                        self.spin.woken()
+                    now = _monotonic()
+                    if not events:
+                        spin.slept(now - start)  # the deadline came
+                    elif any(fd == self._efd for fd, _ in events):
+                        spin.woken()
                     else:
-                        self.spin.slept(_monotonic() - start)
+                        spin.slept(now - start, now - (began or start))
             finally:
                 self.sleeping = False
         if events:
@@ -364,8 +372,9 @@ class Scheduler:
                         self._make_ready(fiber)
         self._expire()
 
-    def _spin(self, window: float) -> list[tuple[int, int]] | None:
-        """Poll for up to ``window`` seconds, keeping the GIL; None: nothing came (sleep).
+    def _spin(self, window: float, began: float) -> list[tuple[int, int]] | None:
+        """Poll for up to ``window`` seconds from ``began``, keeping the GIL; None: nothing
+        came (sleep).
 
         A fiber another thread unparks meanwhile is in ``ready`` without an eventfd write
         (the thread is not ``sleeping``), so the loop watches ``ready`` too.
@@ -373,13 +382,14 @@ class Scheduler:
         ready_now = self._ready_now
         assert ready_now is not None
         ready = self.ready
-        end = _monotonic() + window
+        end = began + window
         while True:
             events = ready_now()
             if events or ready or self.spawns:
-                self.spin.caught()
+                self.spin.caught(_monotonic() - began)
                 return events
-            if _monotonic() >= end:
+            now = _monotonic()
+            if now >= end:
                 return None
 
     def _timeout(self) -> float:
