@@ -74,6 +74,15 @@ def in_thread(fn: Callable[..., Any], *args: Any, name: str = "helper") -> _Call
     return call
 
 
+def parked_fiber(pool: fibers.SchedulerPool, fn: Callable[..., Any]) -> tuple[_Call, fibers.Fiber]:
+    """Start ``fn`` as a fiber of ``pool`` and return once it has parked."""
+    call = in_fiber(pool, fn)
+    fiber = call.handle
+    assert isinstance(fiber, fibers.Fiber)
+    wait_until(lambda: fiber.parked)
+    return call, fiber
+
+
 def wait_until(pred: Callable[[], bool], timeout: float = HANG_S) -> None:
     """Poll ``pred`` from an ordinary thread (1 ms steps); fail if it stays false."""
     deadline = time.monotonic() + timeout
@@ -346,10 +355,7 @@ def test_unpark_from_a_thread_ends_the_polling_at_once(pool: fibers.SchedulerPoo
         assert fiber.park()
         return time.monotonic() - t0
 
-    call = in_fiber(pool, body)
-    fiber = call.handle
-    assert isinstance(fiber, fibers.Fiber)
-    wait_until(lambda: fiber.parked)
+    call, fiber = parked_fiber(pool, body)
     time.sleep(0.05)
     in_thread(fiber.unpark).result()
     assert call.result() < 1.0
@@ -374,10 +380,7 @@ def test_socket_data_caught_while_polling_wakes_the_fiber_and_keeps_the_window(p
                 fiber.sched.unwatch(a.fileno(), fiber)
             return time.monotonic() - t0, fiber.sched.spin.window, len(fiber.io_fds)
 
-        call = in_fiber(pool, body)
-        fiber = call.handle
-        assert isinstance(fiber, fibers.Fiber)
-        wait_until(lambda: fiber.parked)
+        call, _ = parked_fiber(pool, body)
         time.sleep(0.05)
         b.send(b"x")
         elapsed, window, fds = call.result()
