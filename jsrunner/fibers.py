@@ -327,32 +327,30 @@ class Scheduler:
         spin = self.spin
         with self.lock:
             timeout = self._timeout() if not self.ready and not self.spawns else 0.0
-        if timeout != 0.0 and self._ready_now is not None:
-            window = spin.spin_for(timeout)
-            if window > 0.0:
-                began = _monotonic()
-                events = self._spin(window, began)
-        if events is None:
-            timeout = 0.0
-            with self.lock:
-                if not self.ready and not self.spawns:
-                    timeout = self._timeout()
+            window = spin.spin_for(timeout) if timeout != 0.0 and self._ready_now is not None else 0.0
+            self.sleeping = window == 0.0 and timeout != 0.0
+        if window > 0.0:
+            began = _monotonic()
+            events = self._spin(window, began)
+            if events is None:  # nothing came: sleep, for what is left of the wait
+                with self.lock:
+                    timeout = self._timeout() if not self.ready and not self.spawns else 0.0
                     self.sleeping = timeout != 0.0
+        if events is None:
             try:
                 if timeout == 0.0 and self._ready_now is not None:
                     events = self._ready_now()
-                elif timeout == 0.0:
-                    events = self._ep.poll(0.0)
                 else:
                     start = _monotonic()
                     events = self._ep.poll(timeout)
-                    now = _monotonic()
-                    if not events:
-                        spin.slept(now - start)  # the deadline came
-                    elif any(fd == self._efd for fd, _ in events):
-                        spin.woken()
-                    else:
-                        spin.slept(now - start, now - (began or start))
+                    if timeout != 0.0:
+                        now = _monotonic()
+                        if not events:
+                            spin.slept(now - start)  # the deadline came
+                        elif any(fd == self._efd for fd, _ in events):
+                            spin.woken()
+                        else:
+                            spin.slept(now - start, now - (began or start))
             finally:
                 self.sleeping = False
         if events:
@@ -388,8 +386,7 @@ class Scheduler:
             if events or ready or self.spawns:
                 self.spin.caught(_monotonic() - began)
                 return events
-            now = _monotonic()
-            if now >= end:
+            if _monotonic() >= end:
                 return None
 
     def _timeout(self) -> float:
