@@ -21,9 +21,8 @@ Two rules decide, both measured on the thread's own waits:
   waits) tries the other way again after :data:`PROBE_EVERY` epochs of polling, or
   :data:`PROBE_EVERY_SLEEPING` of sleeping, so a change of conditions is noticed; a thread
   that sleeps while polling would pay loses more than one that polls in vain, hence the
-  more frequent probes then. An epoch's typical wait
-  is its median (a GC pause or a slow reply in it must not decide a whole probe period),
-  smoothed over epochs.
+  more frequent probes then. An epoch's typical wait is its median (a GC pause or a slow
+  reply in it must not decide a whole probe period), smoothed over epochs.
 
 A thread whose waits are long — VUs ticking once a second, a quiet chat room — settles at
 no polling at all.
@@ -55,7 +54,7 @@ SMOOTHING = 0.5
 class SpinWindow:
     """The polling window of one scheduler thread, and whether polling pays there."""
 
-    __slots__ = ("window", "limit", "start", "polling", "mean_poll", "mean_sleep",
+    __slots__ = ("window", "limit", "start", "polling", "typical_poll", "typical_sleep",
                  "_waits", "_epochs", "_probing")
 
     def __init__(self, limit: float = SPIN_MAX_S, start: float = SPIN_START_S) -> None:
@@ -66,8 +65,8 @@ class SpinWindow:
         #: this epoch polls (False: it sleeps at once, whatever the window)
         self.polling = limit > 0.0
         #: typical wait with polling / without (None: not measured yet)
-        self.mean_poll: float | None = None
-        self.mean_sleep: float | None = None
+        self.typical_poll: float | None = None
+        self.typical_sleep: float | None = None
         self._waits: list[float] = []
         self._epochs = 0
         self._probing = False
@@ -94,7 +93,7 @@ class SpinWindow:
         Polling cannot catch such a wake-up: the waker needs the GIL that polling keeps, so
         it would only run once the window ended and cost the window each time. Halve it.
         """
-        self.window = self.window / 2.0 if self.window / 2.0 >= self.start else 0.0
+        self._shrink()
 
     def slept(self, duration: float, waited: float | None = None) -> None:
         """The thread slept ``duration`` seconds (after polling, if it did); ``waited``: the
@@ -107,9 +106,12 @@ class SpinWindow:
             if self.limit > 0.0:
                 self.window = min(self.limit, max(self.window * 2.0, self.start))
         else:
-            self.woken()
+            self._shrink()
         if waited is not None:
             self._count(waited)
+
+    def _shrink(self) -> None:
+        self.window = self.window / 2.0 if self.window / 2.0 >= self.start else 0.0
 
     def _count(self, waited: float) -> None:
         if self.limit <= 0.0:
@@ -126,15 +128,13 @@ class SpinWindow:
         median = waits[len(waits) // 2]
         self._waits = []
         if self.polling:
-            old = self.mean_poll
-            self.mean_poll = median if old is None else old + SMOOTHING * (median - old)
+            self.typical_poll = _smoothed(self.typical_poll, median)
         else:
-            old = self.mean_sleep
-            self.mean_sleep = median if old is None else old + SMOOTHING * (median - old)
-        if self.mean_poll is None or self.mean_sleep is None:
-            self.polling = self.mean_poll is None  # measure the way not measured yet
+            self.typical_sleep = _smoothed(self.typical_sleep, median)
+        if self.typical_poll is None or self.typical_sleep is None:
+            self.polling = self.typical_poll is None  # measure the way not measured yet
             return
-        pays = self.mean_poll < self.mean_sleep * PAYS
+        pays = self.typical_poll < self.typical_sleep * PAYS
         if self._probing:
             self._probing = False
             self._epochs = 0
@@ -146,3 +146,7 @@ class SpinWindow:
             self.polling = not pays
         else:
             self.polling = pays
+
+
+def _smoothed(old: float | None, latest: float) -> float:
+    return latest if old is None else old + SMOOTHING * (latest - old)

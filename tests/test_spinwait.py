@@ -60,7 +60,7 @@ def test_a_zero_limit_never_spins() -> None:
     for _ in range(3 * EPOCH):
         w.slept(0.0, 0.0)
     assert w.spin_for(-1.0) == 0.0
-    assert w.mean_poll is None and w.mean_sleep is None
+    assert w.typical_poll is None and w.typical_sleep is None
 
 
 def test_a_wake_up_by_another_thread_shrinks_the_window() -> None:
@@ -98,8 +98,8 @@ def test_polling_that_shortens_the_waits_is_kept_and_sleeping_is_only_probed() -
     w = SpinWindow(limit=100e-6, start=10e-6)
     periods = 3
     ways = _waits(w, 2 * EPOCH + periods * (PROBE_EVERY * EPOCH + PROBE), 40e-6, 90e-6)
-    assert w.mean_poll is not None and w.mean_sleep is not None
-    assert w.mean_poll < w.mean_sleep
+    assert w.typical_poll is not None and w.typical_sleep is not None
+    assert w.typical_poll < w.typical_sleep
     later = ways[2 * EPOCH:]
     assert later.count(False) == periods * PROBE  # the probes of sleeping, nothing more
     assert w.polling
@@ -136,7 +136,7 @@ def test_waits_a_deadline_ended_do_not_count() -> None:
     w = SpinWindow(limit=100e-6, start=10e-6)
     for _ in range(10 * EPOCH):
         w.slept(50e-6)  # timers, not events
-    assert w.mean_poll is None and w.mean_sleep is None and w.polling
+    assert w.typical_poll is None and w.typical_sleep is None and w.polling
 
 
 def test_a_few_long_waits_do_not_decide_an_epoch() -> None:
@@ -144,12 +144,12 @@ def test_a_few_long_waits_do_not_decide_an_epoch() -> None:
     an epoch counts its median wait."""
     w = SpinWindow(limit=100e-6, start=10e-6)
     _waits(w, 2 * EPOCH, 40e-6, 90e-6)
-    assert w.mean_poll == pytest.approx(40e-6) and w.mean_sleep == pytest.approx(90e-6)
+    assert w.typical_poll == pytest.approx(40e-6) and w.typical_sleep == pytest.approx(90e-6)
     assert w.polling
     for _ in range(EPOCH // 4):
         w.caught(5e-3)
     _waits(w, EPOCH - EPOCH // 4, 40e-6, 90e-6)
-    assert w.mean_poll == pytest.approx(40e-6)
+    assert w.typical_poll == pytest.approx(40e-6)
     assert w.polling
 
 
@@ -157,5 +157,5 @@ def test_the_typical_wait_is_smoothed_over_epochs() -> None:
     w = SpinWindow(limit=100e-6, start=10e-6)
     _waits(w, 2 * EPOCH, 40e-6, 90e-6)
     _waits(w, EPOCH, 80e-6, 90e-6)  # one slow polling epoch
-    assert w.mean_poll == pytest.approx(40e-6 + spinwait.SMOOTHING * 40e-6)
+    assert w.typical_poll == pytest.approx(40e-6 + spinwait.SMOOTHING * 40e-6)
     assert w.polling  # 60 µs still pays against 90
